@@ -1,0 +1,65 @@
+# bpfunit: `make` sets up and runs the program specs; `make test` runs every spec.
+SHELL := /bin/bash
+CLANG ?= clang
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -I/usr/include/$(MULTIARCH) \
+	-Ibpf/include -Imocks/include -Wall -Wno-unused-function
+MOCHA := node_modules/.bin/mocha
+APT_PACKAGES := clang llvm libbpf-dev bpftool make gcc
+
+BPF_OBJS := $(patsubst bpf/%.c,build/bpf/%.o,$(wildcard bpf/*.c))
+HARNESS_OBJS := $(patsubst mocks/harness/%.c,build/mocks/%.o,$(wildcard mocks/harness/*.c))
+FIXTURE_OBJS := $(patsubst spec/fixtures/%.c,build/fixtures/%.o,$(wildcard spec/fixtures/*.c))
+OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS)
+
+.PHONY: all ebpf_unit_test deps objects test typecheck bench bench-native clean
+all: deps objects
+	$(MOCHA) 'spec/programs/**/*.spec.ts'
+
+# Kmesh's name for the same job.
+ebpf_unit_test: all
+
+deps: node_modules/.package-lock.json
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+objects: $(OBJS)
+
+build/bpf/%.o: bpf/%.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+build/mocks/%.o: mocks/harness/%.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -Ibpf -MMD -MP -c $< -o $@
+
+build/fixtures/%.o: spec/fixtures/%.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(OBJS:.o=.d)
+
+test: deps objects typecheck
+	$(MOCHA)
+
+typecheck:
+	node_modules/.bin/tsc --noEmit -p .
+
+bench-native: build/bench/native
+build/bench/native: bench/native.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -o $@ $< -lbpf
+
+bench: deps objects
+	npm run -s bench
+
+clean:
+	rm -rf build coverage

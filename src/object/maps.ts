@@ -1,0 +1,147 @@
+// Map definitions: BTF-defined maps from `.maps`, and data sections as 1-entry ARRAY maps.
+import { Btf, BtfKind, BtfType } from '../btf/btf';
+import { BtfError, LinkError } from '../errors';
+import type { ElfFile, ElfSection } from '../elf/elf';
+
+export const MapType = {
+  HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6,
+  STACK_TRACE: 7, CGROUP_ARRAY: 8, LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11,
+  ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13, DEVMAP: 14, SOCKMAP: 15, CPUMAP: 16, XSKMAP: 17,
+  SOCKHASH: 18, QUEUE: 22, STACK: 23, SK_STORAGE: 24, DEVMAP_HASH: 25, RINGBUF: 27,
+  INODE_STORAGE: 28, TASK_STORAGE: 29, BLOOM_FILTER: 30, CGRP_STORAGE: 32,
+} as const;
+
+export function mapTypeName(type: number): string {
+  for (const [name, value] of Object.entries(MapType)) if (value === type) return name;
+  return `type ${type}`;
+}
+
+/** Storage maps the kernel creates only with BTF key/value types. */
+const NEEDS_BTF = new Set<number>([MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE]);
+
+export const BPF_F_NO_PREALLOC = 1;
+export const BPF_F_RDONLY_PROG = 1 << 7;
+
+export interface MapSpec {
+  /** The C name (or the data section's name, e.g. ".rodata"). */
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  /** BTF type ids of key and value, when the definition named types. */
+  btfKey?: number;
+  btfValue?: number;
+  /** The kernel refuses this map without BTF key/value types. */
+  needsBtf: boolean;
+  /** A data section: its initial bytes, written to key 0 after creation. */
+  data?: { section: string; contents: Buffer; freeze: boolean };
+}
+
+export function isDataSection(sec: ElfSection): boolean {
+  return sec.name === '.data' || sec.name === '.bss' || sec.name === '.rodata' ||
+    sec.name.startsWith('.data.') || sec.name.startsWith('.rodata.') || sec.name.startsWith('.bss.');
+}
+
+export function dataSectionMaps(elf: ElfFile): MapSpec[] {
+  return elf.sections
+    .filter((s) => isDataSection(s) && s.size > 0)
+    .map((s) => {
+      const readOnly = s.name.startsWith('.rodata');
+      return {
+        name: s.name,
+        type: MapType.ARRAY,
+        keySize: 4,
+        valueSize: s.size,
+        maxEntries: 1,
+        flags: readOnly ? BPF_F_RDONLY_PROG : 0,
+        needsBtf: false,
+        data: { section: s.name, contents: Buffer.from(s.data), freeze: readOnly },
+      };
+    });
+}
+
+/** `__uint(name, N)` is encoded as a pointer to an array of N elements. */
+function uintField(btf: Btf, map: string, field: string, id: number): number {
+  const ptr = btf.resolve(id);
+  if (ptr.kind !== BtfKind.Ptr) throw new LinkError(`map ${map}: field ${field} is not a __uint() pointer`);
+  const arr = btf.resolve(ptr.type!);
+  if (arr.kind !== BtfKind.Array || !arr.array) throw new LinkError(`map ${map}: field ${field} is not a __uint() pointer to an array`);
+  return arr.array.nelems;
+}
+
+/** `__type(name, T)` is encoded as a pointer to T. */
+function typeField(btf: Btf, map: string, field: string, id: number): number {
+  const ptr = btf.resolve(id);
+  if (ptr.kind !== BtfKind.Ptr || ptr.type === undefined) throw new LinkError(`map ${map}: field ${field} is not a __type() pointer`);
+  return ptr.type;
+}
+
+function mapFromStruct(btf: Btf, name: string, def: BtfType): MapSpec {
+  const spec: MapSpec = { name, type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0, needsBtf: false };
+  let keyType: number | undefined;
+  let valueType: number | undefined;
+  let hasArrayValues = false;
+  for (const m of def.members ?? []) {
+    switch (m.name) {
+      case 'type': spec.type = uintField(btf, name, m.name, m.type); break;
+      case 'max_entries': spec.maxEntries = uintField(btf, name, m.name, m.type); break;
+      case 'map_flags': spec.flags = uintField(btf, name, m.name, m.type); break;
+      case 'key_size': spec.keySize = uintField(btf, name, m.name, m.type); break;
+      case 'value_size': spec.valueSize = uintField(btf, name, m.name, m.type); break;
+      case 'key': keyType = typeField(btf, name, m.name, m.type); break;
+      case 'value': valueType = typeField(btf, name, m.name, m.type); break;
+      case 'values': hasArrayValues = true; break;
+      case 'pinning': case 'numa_node': case 'map_extra': break;
+      default: throw new LinkError(`map ${name}: unknown field '${m.name}' in its definition`);
+    }
+  }
+  try {
+    if (keyType !== undefined) {
+      spec.keySize = btf.sizeOf(keyType);
+      spec.btfKey = keyType;
+    }
+    if (valueType !== undefined) {
+      spec.valueSize = btf.sizeOf(valueType);
+      spec.btfValue = valueType;
+    }
+  } catch (e) {
+    if (e instanceof BtfError) throw new LinkError(`map ${name}: ${e.message}`);
+    throw e;
+  }
+  if (hasArrayValues) {
+    if (spec.type === MapType.ARRAY_OF_MAPS || spec.type === MapType.HASH_OF_MAPS) {
+      throw new LinkError(`map ${name}: maps of maps are not supported`);
+    }
+    // Prog arrays hold fds: 4-byte values whatever __array() names.
+    spec.keySize ||= 4;
+    spec.valueSize ||= 4;
+  }
+  if (spec.type === 0) throw new LinkError(`map ${name}: its definition has no type`);
+  spec.needsBtf = NEEDS_BTF.has(spec.type);
+  if (spec.needsBtf && (spec.btfKey === undefined || spec.btfValue === undefined)) {
+    throw new LinkError(`map ${name}: ${mapTypeName(spec.type)} maps need __type(key) and __type(value)`);
+  }
+  return spec;
+}
+
+/** The maps declared in `.maps`, in the order of their symbols, with their byte offsets there. */
+export function btfMaps(elf: ElfFile, btf: Btf | undefined): { spec: MapSpec; offset: number }[] {
+  const sec = elf.sectionByName('.maps');
+  if (!sec) return [];
+  if (!btf) throw new LinkError('the object has a .maps section but no .BTF section to describe it');
+  const datasec = btf.find(BtfKind.Datasec, '.maps');
+  if (!datasec) throw new LinkError('the .BTF section has no DATASEC for .maps');
+  const out: { spec: MapSpec; offset: number }[] = [];
+  for (const v of datasec.vars ?? []) {
+    const variable = btf.type(v.type);
+    if (variable.kind !== BtfKind.Var) throw new LinkError(`.maps entry ${v.type} is not a variable`);
+    const sym = elf.symbols.find((s) => s.section === sec.index && s.name === variable.name);
+    if (!sym) throw new LinkError(`map ${variable.name} has no symbol in .maps`);
+    const def = btf.resolve(variable.type!);
+    if (def.kind !== BtfKind.Struct) throw new LinkError(`map ${variable.name}: its definition is not a struct`);
+    out.push({ spec: mapFromStruct(btf, variable.name, def), offset: sym.value });
+  }
+  return out.sort((a, b) => a.offset - b.offset);
+}

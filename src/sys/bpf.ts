@@ -1,0 +1,92 @@
+// bpf() commands over one reusable scratch buffer laid out as [attr (160 bytes) | payload].
+// Pointers inside attr point into the same buffer, so nothing the kernel reads or writes can be
+// collected while the call runs (the GC hazard of passing bare addresses).
+import { addressOf, bpfSyscall, closeFd } from './ffi';
+import { PermissionError, SyscallError } from '../errors';
+
+export const enum Cmd {
+  MAP_CREATE = 0,
+  MAP_LOOKUP_ELEM = 1,
+  MAP_UPDATE_ELEM = 2,
+  MAP_DELETE_ELEM = 3,
+  MAP_GET_NEXT_KEY = 4,
+  PROG_LOAD = 5,
+  PROG_TEST_RUN = 10,
+  PROG_GET_NEXT_ID = 11,
+  MAP_GET_NEXT_ID = 12,
+  OBJ_GET_INFO_BY_FD = 15,
+  BTF_LOAD = 18,
+  MAP_LOOKUP_AND_DELETE_ELEM = 21,
+  MAP_FREEZE = 22,
+  MAP_LOOKUP_BATCH = 24,
+  MAP_UPDATE_BATCH = 26,
+  MAP_DELETE_BATCH = 27,
+  LINK_GET_NEXT_ID = 31,
+}
+
+export const CMD_NAMES: Record<number, string> = {
+  0: 'BPF_MAP_CREATE', 1: 'BPF_MAP_LOOKUP_ELEM', 2: 'BPF_MAP_UPDATE_ELEM', 3: 'BPF_MAP_DELETE_ELEM',
+  4: 'BPF_MAP_GET_NEXT_KEY', 5: 'BPF_PROG_LOAD', 10: 'BPF_PROG_TEST_RUN', 11: 'BPF_PROG_GET_NEXT_ID',
+  12: 'BPF_MAP_GET_NEXT_ID', 15: 'BPF_OBJ_GET_INFO_BY_FD', 18: 'BPF_BTF_LOAD',
+  21: 'BPF_MAP_LOOKUP_AND_DELETE_ELEM', 22: 'BPF_MAP_FREEZE', 24: 'BPF_MAP_LOOKUP_BATCH',
+  26: 'BPF_MAP_UPDATE_BATCH', 27: 'BPF_MAP_DELETE_BATCH', 31: 'BPF_LINK_GET_NEXT_ID',
+};
+
+export const ATTR_SIZE = 160;
+
+/** The process-wide scratch buffer. Calls are synchronous, so one is enough. */
+class Scratch {
+  buf: Buffer;
+  base: bigint;
+
+  constructor(size: number) {
+    this.buf = Buffer.alloc(size);
+    this.base = addressOf(this.buf);
+  }
+
+  /** Makes room for `payload` bytes after the attr, zeroes the attr and returns the buffer.
+   * The payload region is not cleared: callers write every byte they pass to the kernel. */
+  prepare(payload: number): Buffer {
+    const need = ATTR_SIZE + payload;
+    if (need > this.buf.length) {
+      let size = this.buf.length;
+      while (size < need) size *= 2;
+      this.buf = Buffer.alloc(size);
+      this.base = addressOf(this.buf);
+    }
+    this.buf.fill(0, 0, ATTR_SIZE);
+    return this.buf;
+  }
+
+  /** Address of `offset` bytes into the payload region. */
+  ptr(payloadOffset: number): bigint {
+    return this.base + BigInt(ATTR_SIZE + payloadOffset);
+  }
+
+  /** Index into buf of `offset` bytes into the payload region. */
+  ptrOffset(payloadOffset: number): number {
+    return ATTR_SIZE + payloadOffset;
+  }
+}
+
+export const scratch = new Scratch(1 << 16);
+
+/** Runs cmd over the scratch attr; returns the result or -errno, never throws. */
+export function bpfRaw(cmd: Cmd, attrSize: number): { value: number; errno: number } {
+  return bpfSyscall(cmd, scratch.buf, attrSize);
+}
+
+/** Runs cmd over the scratch attr; throws a typed error on failure. */
+export function bpf(cmd: Cmd, attrSize: number, what = ''): number {
+  const r = bpfSyscall(cmd, scratch.buf, attrSize);
+  if (r.value < 0) throw syscallError(cmd, r.errno, what);
+  return r.value;
+}
+
+export function syscallError(cmd: Cmd, errno: number, what: string): SyscallError {
+  const name = CMD_NAMES[cmd] ?? `bpf command ${cmd}`;
+  if (errno === 1 || errno === 13) return new PermissionError(name, errno);
+  return new SyscallError(name, errno, what);
+}
+
+export { closeFd };
