@@ -127,9 +127,11 @@ export class BpfMap {
     this.live();
     this.checkKey(key);
     const buf = scratch.prepare(this.spec.keySize);
-    writeElemAttr(buf, this.fd, 0, 0);
+    // The kernel wants nothing after the key pointer for a delete.
+    buf.writeUInt32LE(this.fd, 0);
+    buf.writeBigUInt64LE(scratch.ptr(0), 8);
     key.copy(buf, scratch.ptrOffset(0));
-    const r = bpfRaw(Cmd.MAP_DELETE_ELEM, 32);
+    const r = bpfRaw(Cmd.MAP_DELETE_ELEM, 16);
     if (r.value < 0) {
       if (r.errno === ENOENT) return false;
       throw syscallError(Cmd.MAP_DELETE_ELEM, r.errno, `map ${this.name}`);

@@ -1,0 +1,129 @@
+// Reads and writes C values described by BTF as plain JavaScript: integers up to 32 bits as
+// numbers, 64-bit ones and pointers as bigints, structs and unions as objects, arrays as arrays,
+// char arrays as strings. Writes are partial: fields left out keep their bytes.
+import { InputError } from '../errors';
+import { Btf, BtfKind, BtfType } from './btf';
+
+export type CValue = number | bigint | string | CValue[] | { [field: string]: CValue };
+
+function isCharArray(btf: Btf, t: BtfType): boolean {
+  if (t.kind !== BtfKind.Array || !t.array) return false;
+  const elem = btf.resolve(t.array.type);
+  // clang describes `char` as a 1-byte signed int named "char", rarely with the CHAR encoding.
+  return elem.kind === BtfKind.Int && elem.size === 1 && (elem.name === 'char' || ((elem.int?.encoding ?? 0) & 2) !== 0);
+}
+
+function readInt(buf: Buffer, at: number, size: number, signed: boolean): number | bigint {
+  switch (size) {
+    case 1: return signed ? buf.readInt8(at) : buf.readUInt8(at);
+    case 2: return signed ? buf.readInt16LE(at) : buf.readUInt16LE(at);
+    case 4: return signed ? buf.readInt32LE(at) : buf.readUInt32LE(at);
+    case 8: return signed ? buf.readBigInt64LE(at) : buf.readBigUInt64LE(at);
+    default: return BigInt('0x' + (Buffer.from(buf.subarray(at, at + size)).reverse().toString('hex') || '0'));
+  }
+}
+
+function writeInt(buf: Buffer, at: number, size: number, value: CValue, what: string): void {
+  if (typeof value !== 'number' && typeof value !== 'bigint') throw new InputError(`${what}: expected a number, got ${typeof value}`);
+  let v = BigInt(value);
+  const bits = BigInt(size * 8);
+  if (v < -(1n << (bits - 1n)) || v >= 1n << bits) throw new InputError(`${what}: ${value} does not fit in ${size} bytes`);
+  v = BigInt.asUintN(size * 8, v);
+  for (let k = 0; k < size; k++) {
+    buf[at + k] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+}
+
+export function readValue(btf: Btf, typeId: number, buf: Buffer, at = 0): CValue {
+  const t = btf.resolve(typeId);
+  switch (t.kind) {
+    case BtfKind.Int:
+      return readInt(buf, at, t.size!, ((t.int?.encoding ?? 0) & 1) !== 0);
+    case BtfKind.Enum:
+    case BtfKind.Enum64:
+      return readInt(buf, at, t.size!, t.kindFlag);
+    case BtfKind.Ptr:
+      return buf.readBigUInt64LE(at);
+    case BtfKind.Array: {
+      const { type, nelems } = t.array!;
+      const size = btf.sizeOf(type);
+      if (isCharArray(btf, t)) {
+        const end = buf.indexOf(0, at);
+        return buf.toString('latin1', at, end < 0 || end > at + nelems ? at + nelems : end);
+      }
+      return Array.from({ length: nelems }, (_, k) => readValue(btf, type, buf, at + k * size));
+    }
+    case BtfKind.Struct:
+    case BtfKind.Union: {
+      const out: { [field: string]: CValue } = {};
+      for (const m of t.members ?? []) {
+        const off = at + Math.floor(m.bitOffset / 8);
+        if (m.bitfieldSize) {
+          const word = readInt(buf, at + Math.floor(m.bitOffset / 32) * 4, 4, false) as number;
+          out[m.name] = (word >>> (m.bitOffset % 32)) & ((1 << m.bitfieldSize) - 1);
+        } else if (m.name === '') {
+          Object.assign(out, readValue(btf, m.type, buf, off) as object);
+        } else {
+          out[m.name] = readValue(btf, m.type, buf, off);
+        }
+      }
+      return out;
+    }
+    default:
+      return buf.subarray(at, at + btf.sizeOf(typeId)).toString('hex');
+  }
+}
+
+export function writeValue(btf: Btf, typeId: number, buf: Buffer, at: number, value: CValue, what: string): void {
+  const t = btf.resolve(typeId);
+  switch (t.kind) {
+    case BtfKind.Int:
+    case BtfKind.Enum:
+    case BtfKind.Enum64:
+    case BtfKind.Ptr:
+      return writeInt(buf, at, btf.sizeOf(typeId), value, what);
+    case BtfKind.Array: {
+      const { type, nelems } = t.array!;
+      const size = btf.sizeOf(type);
+      if (typeof value === 'string' && isCharArray(btf, t)) {
+        if (value.length >= nelems) throw new InputError(`${what}: '${value}' does not fit in char[${nelems}]`);
+        buf.fill(0, at, at + nelems);
+        buf.write(value, at, 'latin1');
+        return;
+      }
+      if (!Array.isArray(value)) throw new InputError(`${what}: expected an array`);
+      if (value.length > nelems) throw new InputError(`${what}: ${value.length} elements do not fit in [${nelems}]`);
+      value.forEach((v, k) => writeValue(btf, type, buf, at + k * size, v, `${what}[${k}]`));
+      return;
+    }
+    case BtfKind.Struct:
+    case BtfKind.Union: {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${what}: expected an object`);
+      const known = new Set<string>();
+      const fields = value as { [field: string]: CValue };
+      for (const m of t.members ?? []) {
+        const off = at + Math.floor(m.bitOffset / 8);
+        if (m.name === '') {
+          // Anonymous struct/union: its fields are addressed as if they were this one's.
+          const inner = btf.resolve(m.type);
+          const names = (inner.members ?? []).map((x) => x.name);
+          const sub = Object.fromEntries(Object.entries(fields).filter(([k]) => names.includes(k)));
+          names.forEach((n) => known.add(n));
+          if (Object.keys(sub).length) writeValue(btf, m.type, buf, off, sub, what);
+          continue;
+        }
+        known.add(m.name);
+        if (!(m.name in fields)) continue;
+        if (m.bitfieldSize) throw new InputError(`${what}.${m.name}: writing bitfields is not supported`);
+        writeValue(btf, m.type, buf, off, fields[m.name], `${what}.${m.name}`);
+      }
+      for (const k of Object.keys(fields)) {
+        if (!known.has(k)) throw new InputError(`${what}: no field '${k}' (fields: ${[...known].join(', ')})`);
+      }
+      return;
+    }
+    default:
+      throw new InputError(`${what}: cannot write a value of BTF kind ${t.kind}`);
+  }
+}
