@@ -1,0 +1,249 @@
+// `npm run bench`: what bpfunit costs per operation, next to the same operation done natively
+// (bench/native.c through libbpf, run in the same invocation). Prints a table, or JSON with --json.
+//
+//   ts-node bench/run.ts [--json] [--iterations N]
+//
+// Nothing here judges a timing: the numbers are for reading, not for failing a build. Results are
+// checked once after each measurement, so a row cannot be fast because it did nothing.
+//
+// Adding a row: push a Case onto CASES (or a section's own list). `run` is timed by measure();
+// `native` names the key in native.c's output to compare against, or `baseline` measures any
+// other reference (e.g. `node -e 0` for a pre-commit timing); `check` runs once afterwards.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Collection, ObjectSpec } from '../src';
+import { addressOf } from '../src/sys/ffi';
+
+const ROOT = path.resolve(__dirname, '..');
+const OBJECT = path.join(ROOT, 'build/fixtures/bench_trivial.o');
+const NATIVE = path.join(ROOT, 'build/bench/native');
+const DEFAULT_ITERATIONS = 50000;
+const ROUNDS = 5;
+const DATA_LEN = 64;
+const XDP_PASS = 2;
+
+export interface Measurement {
+  name: string;
+  /** The median round's nanoseconds per call. */
+  nsPerOp: number;
+  iterations: number;
+}
+
+/** Calls fn `iterations / 10` times to warm up, then ROUNDS rounds of iterations / ROUNDS calls;
+ * reports the median round, as native.c does. fn gets a running index. */
+export function measure(name: string, fn: (i: number) => void, iterations: number, warmup = Math.floor(iterations / 10)): Measurement {
+  const n = Math.max(1, Math.floor(iterations / ROUNDS));
+  let i = 0;
+  for (let k = 0; k < warmup; k++) fn(i++);
+  const perRound: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let k = 0; k < n; k++) fn(i++);
+    perRound.push(Number(process.hrtime.bigint() - t0) / n);
+  }
+  perRound.sort((a, b) => a - b);
+  return { name, nsPerOp: perRound[Math.floor(ROUNDS / 2)], iterations: n * ROUNDS };
+}
+
+export interface Case {
+  name: string;
+  run: (i: number) => void;
+  /** Overrides the run's iteration count (e.g. for whole-process rows). */
+  iterations?: number;
+  /** Key in native.c's ns_per_op to compare against. */
+  native?: string;
+  /** Any other reference, in ns per op. */
+  baseline?: () => number;
+  /** Throws when the operation did not do what it should have (never about time). */
+  check?: () => void;
+}
+
+export interface Row {
+  operation: string;
+  bpfunitNs: number;
+  nativeNs: number | undefined;
+  /** bpfunit / native. */
+  ratio: number | undefined;
+  iterations: number;
+}
+
+interface NativeResult {
+  iterations: number;
+  warmup: number;
+  rounds: number;
+  ns_per_op: Record<string, number>;
+}
+
+function runNative(iterations: number): NativeResult {
+  if (!existsSync(NATIVE)) throw new Error(`${path.relative(ROOT, NATIVE)} is missing: run \`make bench-native\``);
+  const out = execFileSync(NATIVE, [OBJECT, String(iterations)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out) as NativeResult;
+}
+
+function fail(what: string): never {
+  throw new Error(`bench check failed: ${what}`);
+}
+
+/** The four per-operation rows against bench_trivial.o. Returns the cases and a close(). */
+function kernelCases(): { cases: Case[]; close: () => void } {
+  const coll = Collection.load(ObjectSpec.fromFile(OBJECT));
+  const config = coll.map('bench_config');
+  const result = coll.map('bench_result');
+  const pass = coll.program('bench_pass');
+  const benchCase = coll.program('bench_case');
+
+  const key = Buffer.alloc(4);
+  // struct bench_config { u32 verdict; u32 mark; }
+  const cfg = Buffer.alloc(8);
+  cfg.writeUInt32LE(XDP_PASS, 0);
+  const data = Buffer.from(Array.from({ length: DATA_LEN }, (_, k) => k));
+  let sink = 0;
+
+  const wholeCase = (i: number) => {
+    cfg.writeUInt32LE(i & 0xff, 4);
+    config.update(key, cfg);
+    const r = benchCase.run({ data });
+    const res = result.lookup(key)!;
+    // struct bench_result { u32 mark; u32 first_byte; u64 runs; }
+    sink += r.retval + res.readUInt32LE(0) + r.data[0] + r.data.length;
+  };
+
+  const cases: Case[] = [
+    {
+      name: 'map update',
+      native: 'map update',
+      run: (i) => {
+        cfg.writeUInt32LE(i >>> 0, 4);
+        config.update(key, cfg);
+      },
+    },
+    {
+      name: 'map lookup',
+      native: 'map lookup',
+      run: () => {
+        sink += config.lookup(key)!.readUInt32LE(4);
+      },
+      check: () => {
+        if (config.lookup(key)?.readUInt32LE(0) !== XDP_PASS) fail('map lookup: the config entry does not hold what was written');
+      },
+    },
+    {
+      name: 'test run',
+      native: 'test run',
+      run: () => {
+        sink += pass.run({ data }).retval;
+      },
+      check: () => {
+        const r = pass.run({ data });
+        if (r.retval !== XDP_PASS || !r.data.equals(data)) fail(`test run: retval ${r.retval}, ${r.data.length} bytes out`);
+      },
+    },
+    {
+      name: 'whole case',
+      native: 'whole case',
+      run: wholeCase,
+      check: () => {
+        cfg.writeUInt32LE(0x5a, 4);
+        config.update(key, cfg);
+        const r = benchCase.run({ data });
+        const res = result.lookup(key)!;
+        if (r.retval !== XDP_PASS || res.readUInt32LE(0) !== 0x5a || res.readUInt32LE(4) !== 0 || r.data[0] !== 0x5a) {
+          fail(`whole case: retval ${r.retval}, mark ${res.readUInt32LE(0)}, first byte ${res.readUInt32LE(4)}, packet byte ${r.data[0]}`);
+        }
+      },
+    },
+    {
+      // No kernel work: what one ffi-rs crossing costs by itself (libc memset of 0 bytes), the
+      // floor under every row above, each of which is one crossing per syscall.
+      name: 'ffi-rs call, no syscall',
+      run: () => {
+        sink += Number(addressOf(data) & 1n);
+      },
+    },
+  ];
+  return {
+    cases,
+    close: () => {
+      if (Number.isNaN(sink)) console.error(sink); // keeps `sink` observable
+      coll.close();
+    },
+  };
+}
+
+function runCases(cases: Case[], iterations: number, native: NativeResult | undefined): Row[] {
+  return cases.map((c) => {
+    const m = measure(c.name, c.run, c.iterations ?? iterations);
+    c.check?.();
+    const ref = c.baseline ? c.baseline() : c.native !== undefined ? native?.ns_per_op[c.native] : undefined;
+    return {
+      operation: c.name,
+      bpfunitNs: round(m.nsPerOp, 1),
+      nativeNs: ref,
+      ratio: ref ? round(m.nsPerOp / ref, 2) : undefined,
+      iterations: m.iterations,
+    };
+  });
+}
+
+function round(n: number, digits: number): number {
+  return Number(n.toFixed(digits));
+}
+
+function table(rows: Row[]): string {
+  const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '-' : n.toFixed(digits).replace(/\B(?=(\d{3})+(?!\d))/g, ','));
+  const head = ['operation', 'bpfunit ns/op', 'native ns/op', 'ratio'];
+  const body = rows.map((r) => [r.operation, fmt(r.bpfunitNs), fmt(r.nativeNs), r.ratio === undefined ? '-' : `${r.ratio.toFixed(1)}x`]);
+  const widths = head.map((h, k) => Math.max(h.length, ...body.map((b) => b[k].length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, k) => (k === 0 ? c.padEnd(widths[k]) : c.padStart(widths[k]))).join(' | ') + ' |';
+  const rule = '|' + widths.map((w, k) => (k === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
+  return [line(head), rule, ...body.map(line)].join('\n');
+}
+
+function parseArgs(argv: string[]): { json: boolean; iterations: number } {
+  let json = false;
+  let iterations = DEFAULT_ITERATIONS;
+  for (let k = 0; k < argv.length; k++) {
+    const a = argv[k];
+    if (a === '--json') json = true;
+    else if (a === '--iterations') iterations = Number(argv[++k]);
+    else if (a.startsWith('--iterations=')) iterations = Number(a.slice('--iterations='.length));
+    else throw new Error(`unknown argument ${a} (usage: bench/run.ts [--json] [--iterations N])`);
+  }
+  if (!Number.isInteger(iterations) || iterations < ROUNDS) throw new Error(`--iterations must be an integer >= ${ROUNDS}`);
+  return { json, iterations };
+}
+
+function main(): void {
+  const { json, iterations } = parseArgs(process.argv.slice(2));
+  if (!existsSync(OBJECT)) throw new Error(`${path.relative(ROOT, OBJECT)} is missing: run \`make objects\``);
+  const started = process.hrtime.bigint();
+  const native = runNative(iterations);
+  const kernel = kernelCases();
+  let rows: Row[];
+  try {
+    rows = runCases(kernel.cases, iterations, native);
+  } finally {
+    kernel.close();
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const env = { node: process.version, kernel: os.release(), cpus: os.cpus().length, iterations, rounds: ROUNDS, warmup: Math.floor(iterations / 10) };
+  if (json) {
+    console.log(JSON.stringify({ ...env, seconds: Number(seconds.toFixed(2)), rows }, null, 2));
+    return;
+  }
+  console.log(`bpfunit bench: node ${env.node}, kernel ${env.kernel}, ${env.cpus} CPUs; ${iterations} iterations per row ` +
+    `(median of ${ROUNDS} rounds after ${env.warmup} warm-up), fixture ${path.relative(ROOT, OBJECT)}`);
+  console.log(table(rows));
+  console.log(`(${seconds.toFixed(1)} s; ratio = bpfunit / native; timings are informational, nothing is asserted)`);
+}
+
+if (require.main === module) {
+  try {
+    main();
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : e);
+    process.exitCode = 1;
+  }
+}
