@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bpf_map_lookup_elem wrapped: a lookup in a map whose MOCK_MAP_ID is listed in
+ * mock_map_lookup_cfg.null_map_ids returns NULL without asking the kernel; every other lookup
+ * is the real helper. Every lookup is recorded. Default (all zero): nothing forced.
+ */
+#ifndef MOCK_MAP_LOOKUP_H
+#define MOCK_MAP_LOOKUP_H
+
+#include "host.h"
+
+#define MOCK_MAP_LOOKUP_NULL_IDS 4
+#define MOCK_MAP_LOOKUP_MAX_CALLS 32
+
+struct mock_map_lookup_cfg {
+	__u32 null_map_ids[MOCK_MAP_LOOKUP_NULL_IDS]; /* MOCK_MAP_IDs forced to miss; 0 = unused entry */
+};
+struct mock_map_lookup_cfg mock_map_lookup_cfg;
+
+#define MOCK_MAP_LOOKUP_MISS 0   /* the kernel returned NULL */
+#define MOCK_MAP_LOOKUP_HIT 1    /* the kernel returned a value */
+#define MOCK_MAP_LOOKUP_FORCED 2 /* NULL forced by the mock */
+
+struct mock_map_lookup_rec {
+	__u32 map_id; /* MOCK_MAP_ID of the map argument */
+	__u32 result; /* MOCK_MAP_LOOKUP_* */
+}; /* 8 bytes */
+
+struct mock_map_lookup_calls {
+	__u32 count;   /* lookups recorded in calls[] */
+	__u32 dropped; /* lookups not recorded because calls[] was full */
+	struct mock_map_lookup_rec calls[MOCK_MAP_LOOKUP_MAX_CALLS];
+};
+struct mock_map_lookup_calls mock_map_lookup_calls;
+
+static __always_inline int mock_map_lookup_forced(__u32 map_id)
+{
+	int forced = 0;
+	__u32 i;
+
+#pragma unroll
+	for (i = 0; i < MOCK_MAP_LOOKUP_NULL_IDS; i++)
+		forced |= mock_map_lookup_cfg.null_map_ids[i] == map_id;
+	return forced;
+}
+
+static __always_inline void mock_map_lookup_record(__u32 map_id, __u32 result)
+{
+	__u32 i = mock_record_slot(&mock_map_lookup_calls.count, &mock_map_lookup_calls.dropped,
+				   MOCK_MAP_LOOKUP_MAX_CALLS);
+
+	if (i < MOCK_MAP_LOOKUP_MAX_CALLS) {
+		mock_map_lookup_calls.calls[i].map_id = map_id;
+		mock_map_lookup_calls.calls[i].result = result;
+	}
+}
+
+/* Inside its own expansion the name is not expanded again: that call is the real helper. */
+#define bpf_map_lookup_elem(map, key)                                                        \
+	({                                                                                   \
+		__u32 ___id = MOCK_MAP_ID(map);                                              \
+		void *___v = 0;                                                              \
+		if (mock_map_lookup_forced(___id)) {                                         \
+			mock_map_lookup_record(___id, MOCK_MAP_LOOKUP_FORCED);               \
+		} else {                                                                     \
+			___v = bpf_map_lookup_elem((map), (key));                            \
+			mock_map_lookup_record(___id, ___v ? MOCK_MAP_LOOKUP_HIT : MOCK_MAP_LOOKUP_MISS); \
+		}                                                                            \
+		___v;                                                                        \
+	})
+
+#endif

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bpf_tcp_sock -> &mock_tcp_sock (a struct bpf_tcp_sock in the UAPI layout, written by the
+ * test), or NULL when mock_tcp_sock_cfg.force_null is set. Default: a TCP socket whose fields
+ * are all 0 (like the kernel for a TCP socket; the kernel gives NULL for other sockets).
+ */
+#ifndef MOCK_TCP_SOCK_H
+#define MOCK_TCP_SOCK_H
+
+#include "host.h"
+
+struct bpf_tcp_sock mock_tcp_sock;
+
+struct mock_tcp_sock_cfg {
+	__u32 force_null; /* nonzero: bpf_tcp_sock returns NULL */
+	__u32 _pad;
+};
+struct mock_tcp_sock_cfg mock_tcp_sock_cfg;
+
+struct mock_tcp_sock_calls {
+	__u32 count;   /* calls since reset */
+	__u32 _pad;
+	__u64 last_sk; /* MOCK_SK_ID of the last call's argument */
+};
+struct mock_tcp_sock_calls mock_tcp_sock_calls;
+
+static __always_inline struct bpf_tcp_sock *mock_tcp_sock_impl(__u64 sk)
+{
+	mock_tcp_sock_calls.count += 1;
+	mock_tcp_sock_calls.last_sk = sk;
+	if (mock_tcp_sock_cfg.force_null)
+		return 0;
+	return &mock_tcp_sock;
+}
+
+#define bpf_tcp_sock(sk) mock_tcp_sock_impl(MOCK_SK_ID(sk))
+
+#endif
