@@ -13,6 +13,11 @@ function isCharArray(btf: Btf, t: BtfType): boolean {
   return elem.kind === BtfKind.Int && elem.size === 1 && (elem.name === 'char' || ((elem.int?.encoding ?? 0) & 2) !== 0);
 }
 
+function isAggregate(btf: Btf, id: number): boolean {
+  const k = btf.resolve(id).kind;
+  return k === BtfKind.Struct || k === BtfKind.Union;
+}
+
 function readInt(buf: Buffer, at: number, size: number, signed: boolean): number | bigint {
   switch (size) {
     case 1: return signed ? buf.readInt8(at) : buf.readUInt8(at);
@@ -59,10 +64,12 @@ export function readValue(btf: Btf, typeId: number, buf: Buffer, at = 0): CValue
       const out: { [field: string]: CValue } = {};
       for (const m of t.members ?? []) {
         const off = at + Math.floor(m.bitOffset / 8);
+        const anonymous = m.name === '';
+        if (anonymous && !isAggregate(btf, m.type)) continue; // padding such as `__u64 :64`
         if (m.bitfieldSize) {
           const word = readInt(buf, at + Math.floor(m.bitOffset / 32) * 4, 4, false) as number;
           out[m.name] = (word >>> (m.bitOffset % 32)) & ((1 << m.bitfieldSize) - 1);
-        } else if (m.name === '') {
+        } else if (anonymous) {
           Object.assign(out, readValue(btf, m.type, buf, off) as object);
         } else {
           out[m.name] = readValue(btf, m.type, buf, off);

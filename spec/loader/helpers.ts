@@ -1,0 +1,243 @@
+// Shared helpers for spec/loader and spec/cli: fixture paths, and the reference tools the specs
+// compare bpfunit with (bpftool, which is libbpf, and a tiny libbpf runner built from
+// spec/loader/libbpf_run.c). Nothing here uses bpfunit's own parsers.
+import { expect } from 'chai';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const FIXTURE_SRC = path.join(ROOT, 'spec', 'fixtures');
+export const FIXTURE_OBJ = path.join(ROOT, 'build', 'fixtures');
+export const CLI = path.join(ROOT, 'bin', 'bpfunit');
+
+/** Path of build/fixtures/NAME.o; fails with a clear message when `make objects` has not run. */
+export function fixture(name: string): string {
+  const obj = path.join(FIXTURE_OBJ, `${name}.o`);
+  if (!existsSync(obj)) {
+    throw new Error(`fixture object ${path.relative(ROOT, obj)} is missing: run 'make objects' (it compiles spec/fixtures/${name}.c)`);
+  }
+  return obj;
+}
+
+export function fixtureSource(name: string): string {
+  return readFileSync(path.join(FIXTURE_SRC, `${name}.c`), 'utf8');
+}
+
+/** 1-based line number of the only source line containing `marker`. */
+export function markerLine(source: string, marker: string): number {
+  const hits = source.split('\n').flatMap((l, i) => (l.includes(marker) ? [i + 1] : []));
+  expect(hits, `exactly one line holds the marker ${marker}`).to.have.length(1);
+  return hits[0];
+}
+
+/** Runs fn, expects it to throw an instance of `cls`, and returns the error. */
+export function expectThrow<T extends Error>(fn: () => unknown, cls: abstract new (...args: never[]) => T, re?: RegExp): T {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err, `expected ${cls.name} to be thrown`).to.be.instanceOf(cls);
+  if (re) expect((err as Error).message).to.match(re);
+  return err as T;
+}
+
+export function hex(s: string): Buffer {
+  return Buffer.from(s.replace(/\s/g, ''), 'hex');
+}
+
+export function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+}
+
+export function u64(v: bigint | number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(v));
+  return b;
+}
+
+/** Number of possible CPUs, from sysfs ("0-3" -> 4): what per-CPU map values are sized by. */
+export function possibleCpus(): number {
+  const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+  let max = 0;
+  for (const range of text.split(',')) for (const n of range.split('-')) max = Math.max(max, Number(n));
+  return max + 1;
+}
+
+export function openFdCount(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** /proc/self/fdinfo of a bpf fd: prog_tag, prog_id, map_type, key_size... as strings. */
+export function fdinfo(fd: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n')) {
+    const m = /^(\w+):\s*(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+let scratchDir: string | undefined;
+/** A private temporary directory for this mocha process (removed at exit). */
+export function tmp(): string {
+  if (!scratchDir) {
+    scratchDir = mkdtempSync(path.join(tmpdir(), 'bpfunit-spec-'));
+    const dir = scratchDir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return scratchDir;
+}
+
+// ---------------------------------------------------------------- bpffs and bpftool (libbpf)
+
+const BPFFS = '/sys/fs/bpf';
+
+/** Mounts bpffs on /sys/fs/bpf unless it already is one (it stays mounted: others may use it). */
+export function ensureBpffs(): void {
+  const type = execFileSync('stat', ['-f', '-c', '%T', BPFFS], { encoding: 'utf8' }).trim();
+  if (type !== 'bpf_fs') execFileSync('mount', ['-t', 'bpf', 'bpf', BPFFS]);
+}
+
+let pinSeq = 0;
+/** A fresh, unique pin directory on bpffs; remove it with removePins(). */
+export function pinDir(tag: string): string {
+  const dir = path.join(BPFFS, `bpfunit_spec_${process.pid}_${Date.now().toString(36)}_${pinSeq++}_${tag}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+export function removePins(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface BpftoolLoad {
+  ok: boolean;
+  stderr: string;
+  /** Pinned program names (bpftool pins each program under its name). */
+  programs: string[];
+  /** Pinned map names (libbpf's map names, '.' replaced by '_'). */
+  maps: string[];
+}
+
+/** `bpftool prog loadall OBJ DIR pinmaps DIR/maps`: libbpf loads every program of the object. */
+export function bpftoolLoadall(obj: string, dir: string): BpftoolLoad {
+  const r = spawnSync('bpftool', ['prog', 'loadall', obj, dir, 'pinmaps', path.join(dir, 'maps')], { encoding: 'utf8' });
+  const list = (d: string) => (existsSync(d) ? readdirSync(d) : []);
+  return {
+    ok: r.status === 0,
+    stderr: r.stderr,
+    programs: list(dir).filter((n) => n !== 'maps'),
+    maps: list(path.join(dir, 'maps')),
+  };
+}
+
+export interface BpftoolMap {
+  id: number;
+  type: string;
+  name: string;
+  flags: number;
+  bytes_key: number;
+  bytes_value: number;
+  max_entries: number;
+  frozen: number;
+}
+
+export function bpftoolJson<T>(args: string[]): T {
+  return JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' })) as T;
+}
+
+export interface BpftoolProg {
+  id: number;
+  type: string;
+  name: string;
+  tag: string;
+  bytes_xlated: number;
+  map_ids?: number[];
+}
+
+let runSeq = 0;
+/** `bpftool prog run pinned PIN data_in FILE data_out FILE`: libbpf's test run of one program. */
+export function bpftoolRun(pin: string, data: Buffer): { retval: number; data: Buffer } {
+  const inFile = path.join(tmp(), `in${runSeq}`);
+  const outFile = path.join(tmp(), `out${runSeq++}`);
+  writeFileSync(inFile, data);
+  const out = execFileSync('bpftool', ['prog', 'run', 'pinned', pin, 'data_in', inFile, 'data_out', outFile], { encoding: 'utf8' });
+  const m = /Return value: (\d+)/.exec(out);
+  expect(m, `bpftool prog run printed a return value: ${out}`).to.not.equal(null);
+  return { retval: Number(m![1]), data: readFileSync(outFile) };
+}
+
+// ---------------------------------------------------------------- libbpf runner (libbpf_run.c)
+
+let runner: string | undefined;
+/** Builds spec/loader/libbpf_run.c once per process. */
+export function libbpfRunner(): string {
+  if (!runner) {
+    const out = path.join(tmp(), 'libbpf_run');
+    execFileSync('gcc', ['-O1', '-Wall', '-o', out, path.join(__dirname, 'libbpf_run.c'), '-lbpf'], { stdio: 'pipe' });
+    runner = out;
+  }
+  return runner;
+}
+
+export interface LibbpfResult {
+  ok: boolean;
+  stderr: string;
+  /** Instructions libbpf loaded (bpf_program__insn_cnt after load). */
+  insns?: number;
+  tag?: string;
+  retval?: number;
+  data?: Buffer;
+  ctx?: Buffer;
+}
+
+/** Loads only `prog` of `obj` with libbpf (autoload off for the others) and test-runs it. */
+export function libbpfRun(obj: string, prog: string, opts: { data?: Buffer; ctx?: Buffer; syscall?: boolean; norun?: boolean } = {}): LibbpfResult {
+  const args = [obj, prog];
+  if (opts.data) args.push('data', opts.data.toString('hex'));
+  if (opts.ctx) args.push('ctx', opts.ctx.toString('hex'));
+  if (opts.syscall) args.push('syscall');
+  if (opts.norun) args.push('norun');
+  const r = spawnSync(libbpfRunner(), args, { encoding: 'utf8' });
+  if (r.status !== 0) return { ok: false, stderr: r.stderr };
+  const j = JSON.parse(r.stdout) as { insns: number; tag: string; retval?: number; data?: string; ctx?: string };
+  return {
+    ok: true,
+    stderr: r.stderr,
+    insns: j.insns,
+    tag: j.tag,
+    retval: j.retval,
+    data: j.data === undefined ? undefined : Buffer.from(j.data, 'hex'),
+    ctx: j.ctx === undefined ? undefined : Buffer.from(j.ctx, 'hex'),
+  };
+}
+
+/** Symbol sizes (bytes) of the FUNC symbols of an object, from llvm-readelf. */
+export function funcSizes(obj: string): Map<string, number> {
+  const out = execFileSync('llvm-readelf', ['-s', obj], { encoding: 'utf8' });
+  const sizes = new Map<string, number>();
+  for (const line of out.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    // Num: Value Size Type Bind Vis Ndx Name
+    if (f[3] === 'FUNC') sizes.set(f[7], Number(f[2]));
+  }
+  return sizes;
+}
+
+/** Makes a world-readable copy of a file (for the unprivileged child process). */
+export function worldReadableCopy(file: string): string {
+  const dir = path.join(tmp(), 'public');
+  mkdirSync(dir, { recursive: true });
+  chmodSync(tmp(), 0o755);
+  chmodSync(dir, 0o755);
+  const copy = path.join(dir, path.basename(file));
+  writeFileSync(copy, readFileSync(file));
+  chmodSync(copy, 0o644);
+  return copy;
+}

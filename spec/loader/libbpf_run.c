@@ -1,0 +1,125 @@
+// Reference runner for the loader and CLI specs: loads ONE program of a BPF object with libbpf
+// (every other program's autoload turned off) and test-runs it, so bpfunit's results can be
+// compared with libbpf's on objects that also hold programs the verifier rejects.
+// Built by spec/loader/helpers.ts with: gcc -O1 -o libbpf_run libbpf_run.c -lbpf
+//
+// usage: libbpf_run OBJ PROG [data HEX] [ctx HEX] [syscall] [norun]
+//   syscall: pass ctx_in only, no repeat, and read the context back from ctx_in (SYSCALL type)
+// prints one JSON line: {"insns":N,"tag":"..","retval":R,"data":"HEX","ctx":"HEX"}
+// exit status: 0 ok, 1 open/load failure, 2 run failure or bad usage.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+static unsigned char *unhex(const char *s, __u32 *len)
+{
+	size_t n = strlen(s) / 2;
+	unsigned char *out = calloc(n + 1, 1);
+
+	for (size_t i = 0; i < n; i++)
+		sscanf(s + 2 * i, "%2hhx", &out[i]);
+	*len = (__u32)n;
+	return out;
+}
+
+static void puthex(const char *key, const unsigned char *p, __u32 n)
+{
+	printf(",\"%s\":\"", key);
+	for (__u32 i = 0; i < n; i++)
+		printf("%02x", p[i]);
+	printf("\"");
+}
+
+int main(int argc, char **argv)
+{
+	const char *data_hex = NULL, *ctx_hex = NULL;
+	int syscall_type = 0, norun = 0;
+
+	if (argc < 3)
+		return 2;
+	for (int i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "data") && i + 1 < argc)
+			data_hex = argv[++i];
+		else if (!strcmp(argv[i], "ctx") && i + 1 < argc)
+			ctx_hex = argv[++i];
+		else if (!strcmp(argv[i], "syscall"))
+			syscall_type = 1;
+		else if (!strcmp(argv[i], "norun"))
+			norun = 1;
+		else
+			return 2;
+	}
+
+	struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
+	if (!obj) {
+		fprintf(stderr, "open %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	struct bpf_program *prog, *want = NULL;
+	bpf_object__for_each_program(prog, obj) {
+		int match = !strcmp(bpf_program__name(prog), argv[2]);
+		bpf_program__set_autoload(prog, match);
+		if (match)
+			want = prog;
+	}
+	if (!want) {
+		fprintf(stderr, "no program %s\n", argv[2]);
+		return 1;
+	}
+	if (bpf_object__load(obj)) {
+		fprintf(stderr, "load %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	int fd = bpf_program__fd(want);
+	struct bpf_prog_info info;
+	__u32 info_len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len)) {
+		fprintf(stderr, "prog info: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("{\"insns\":%zu", bpf_program__insn_cnt(want));
+	puthex("tag", info.tag, sizeof(info.tag));
+	if (norun) {
+		printf("}\n");
+		return 0;
+	}
+
+	__u32 data_len = 0, ctx_len = 0;
+	unsigned char *data = data_hex ? unhex(data_hex, &data_len) : NULL;
+	unsigned char *ctx = ctx_hex ? unhex(ctx_hex, &ctx_len) : NULL;
+	unsigned char *data_out = calloc(1 << 16, 1);
+	unsigned char *ctx_out = calloc(ctx_len + 1, 1);
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	opts.data_in = data;
+	opts.data_size_in = data_len;
+	opts.ctx_in = ctx;
+	opts.ctx_size_in = ctx_len;
+	if (!syscall_type) {
+		opts.repeat = 1;
+		if (data) {
+			opts.data_out = data_out;
+			opts.data_size_out = 1 << 16;
+		}
+		if (ctx) {
+			opts.ctx_out = ctx_out;
+			opts.ctx_size_out = ctx_len;
+		}
+	}
+	if (bpf_prog_test_run_opts(fd, &opts)) {
+		fprintf(stderr, "test run: %s\n", strerror(errno));
+		return 2;
+	}
+	printf(",\"retval\":%u", opts.retval);
+	puthex("data", data_out, data ? opts.data_size_out : 0);
+	if (syscall_type)
+		puthex("ctx", ctx, ctx_len);
+	else
+		puthex("ctx", ctx_out, ctx ? opts.ctx_size_out : 0);
+	printf("}\n");
+	bpf_object__close(obj);
+	return 0;
+}
