@@ -2,7 +2,8 @@
 // asked for. close() releases every fd it opened, also when loading fails half-way.
 import { BtfKind } from '../btf/btf';
 import { InputError, SyscallError } from '../errors';
-import type { ObjectSpec } from '../object/object';
+import type { MapSpec } from '../object/maps';
+import type { ObjectSpec, ProgramSpec } from '../object/object';
 import { bpfRaw, closeFd, Cmd, scratch, syscallError } from '../sys/bpf';
 import { BpfMap } from './map';
 import { Program } from './program';
@@ -10,6 +11,20 @@ import { Program } from './program';
 export interface CollectionOptions {
   /** Load only these programs (others may be invalid for their own type); default: all. */
   programs?: string[];
+  /** Replaces Collection.defaultHook for this load; null loads without any hook. */
+  hook?: CollectionHook | null;
+}
+
+/** Lets a tool (coverage instrumentation) rewrite programs before they load, add maps, and see
+ * the collection once loaded and just before it closes. */
+export interface CollectionHook {
+  /** Before any syscall: maps to create besides the object's, and the specs to load in place of
+   * `programs` (same names). */
+  prepare(spec: ObjectSpec, programs: ProgramSpec[]): { maps: MapSpec[]; programs: ProgramSpec[] };
+  /** Once every map and program is loaded. */
+  loaded?(collection: Collection): void;
+  /** First thing in close() (also after a failed load), while every fd is still open. */
+  closing?(collection: Collection): void;
 }
 
 export interface GlobalVariable {
@@ -24,16 +39,27 @@ export class Collection {
   readonly maps = new Map<string, BpfMap>();
   private btfFd: number | undefined;
   private closed = false;
+  private hook: CollectionHook | undefined;
+  /** Applied to every load whose options do not set `hook` (coverage sets it). */
+  static defaultHook: CollectionHook | undefined;
 
   private constructor(readonly spec: ObjectSpec) {}
 
   static load(spec: ObjectSpec, opts: CollectionOptions = {}): Collection {
     const names = opts.programs ?? spec.programs.map((p) => p.name);
-    const wanted = names.map((n) => spec.program(n)); // throws for unknown names before any syscall
+    let wanted = names.map((n) => spec.program(n)); // throws for unknown names before any syscall
+    const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
+    let maps = spec.maps;
+    if (hook) {
+      const prepared = hook.prepare(spec, wanted);
+      wanted = prepared.programs;
+      maps = [...maps, ...prepared.maps];
+    }
     const c = new Collection(spec);
+    c.hook = hook;
     try {
       c.btfFd = loadBtf(spec);
-      for (const m of spec.maps) {
+      for (const m of maps) {
         const map = BpfMap.create(m, { btfFd: m.needsBtf ? c.btfFd : undefined });
         c.maps.set(m.name, map);
         if (m.data) {
@@ -44,11 +70,28 @@ export class Collection {
       for (const p of wanted) {
         c.programs.set(p.name, Program.load(p, { btfFd: c.btfFd, mapFd: (n) => c.map(n).fd }));
       }
+      c.fillProgramSlots();
+      hook?.loaded?.(c);
     } catch (e) {
       c.close();
       throw e;
     }
     return c;
+  }
+
+  /** Prog array slots initialised in C get the fds of the programs they name, when loaded. */
+  private fillProgramSlots(): void {
+    for (const m of this.spec.maps) {
+      for (const slot of m.programSlots ?? []) {
+        const prog = this.programs.get(slot.program);
+        if (!prog) continue; // not asked for: the slot stays empty, as a failed tail call
+        const key = Buffer.alloc(4);
+        key.writeUInt32LE(slot.index);
+        const fd = Buffer.alloc(4);
+        fd.writeUInt32LE(prog.fd);
+        this.map(m.name).update(key, fd);
+      }
+    }
   }
 
   program(name: string): Program {
@@ -98,10 +141,14 @@ export class Collection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.programs.values()) p.close();
-    for (const m of this.maps.values()) m.close();
-    if (this.btfFd !== undefined) closeFd(this.btfFd);
-    this.btfFd = undefined;
+    try {
+      this.hook?.closing?.(this);
+    } finally {
+      for (const p of this.programs.values()) p.close();
+      for (const m of this.maps.values()) m.close();
+      if (this.btfFd !== undefined) closeFd(this.btfFd);
+      this.btfFd = undefined;
+    }
   }
 }
 

@@ -158,10 +158,19 @@ export class Program {
     if (min !== undefined && (data?.length ?? 0) < min) {
       throw new InputError(`program ${this.name}: ${typeName} test runs need at least ${min} bytes of packet data (an Ethernet header), got ${data?.length ?? 0}`);
     }
+    const ctxSize = CTX_SIZE[typeName];
+    if (opts.ctx && ctxSize && opts.ctx.length !== ctxSize.bytes) {
+      throw new InputError(`program ${this.name}: a ${typeName} context (${ctxSize.struct}) is ${ctxSize.bytes} bytes, got ${opts.ctx.length}`);
+    }
+    // Syscall programs take a context only, run once, and the kernel writes it back in place.
+    const syscall = typeName === 'SYSCALL';
+    if (syscall && (data || (opts.repeat ?? 1) !== 1)) {
+      throw new InputError(`program ${this.name}: SYSCALL test runs take a context only: no data and no repeat`);
+    }
     const dataIn = data?.length ?? 0;
     const dataOutCap = data ? opts.dataOutSize ?? Math.max(DATA_OUT_DEFAULT, 2 * dataIn) : 0;
     const ctxIn = opts.ctx?.length ?? 0;
-    const ctxOutCap = opts.ctx || opts.ctxOutSize ? opts.ctxOutSize ?? ctxIn : 0;
+    const ctxOutCap = !syscall && (opts.ctx || opts.ctxOutSize) ? opts.ctxOutSize ?? ctxIn : 0;
     const buf = scratch.prepare(dataIn + dataOutCap + ctxIn + ctxOutCap);
     buf.writeUInt32LE(this.fd, 0);
     let at = 0;
@@ -173,7 +182,7 @@ export class Program {
       buf.writeBigUInt64LE(scratch.ptr(dataIn), 24);
       at = dataIn + dataOutCap;
     }
-    buf.writeUInt32LE(opts.repeat ?? 1, 32);
+    buf.writeUInt32LE(syscall ? 0 : opts.repeat ?? 1, 32);
     if (opts.ctx) {
       opts.ctx.copy(buf, scratch.ptrOffset(at));
       buf.writeUInt32LE(ctxIn, 40);
@@ -190,6 +199,10 @@ export class Program {
     if (r.value < 0) {
       if (r.errno === 524) throw new NotSupportedError('BPF_PROG_TEST_RUN', progTypeName(this.type));
       if (r.errno === ENOSPC) {
+        const ctxOut = buf.readUInt32LE(44);
+        if (ctxOutCap && ctxOut > ctxOutCap) {
+          throw new InputError(`program ${this.name}: its output context (${ctxOut} bytes) is larger than ctxOutSize ${ctxOutCap}`);
+        }
         throw new InputError(`program ${this.name}: its output (${buf.readUInt32LE(12)} bytes of data) is larger than dataOutSize ${dataOutCap}; the program ran, pass a larger dataOutSize`);
       }
       throw syscallError(Cmd.PROG_TEST_RUN, r.errno, `program ${this.name} (${typeName}): the kernel refused the data, context or flags`);
@@ -198,10 +211,14 @@ export class Program {
     const ctxOutLen = buf.readUInt32LE(44);
     const dataStart = scratch.ptrOffset(dataIn);
     const ctxStart = scratch.ptrOffset(dataIn + dataOutCap + ctxIn);
+    const ctxInStart = scratch.ptrOffset(dataIn + dataOutCap);
+    let ctx: Buffer | undefined;
+    if (syscall && opts.ctx) ctx = Buffer.from(buf.subarray(ctxInStart, ctxInStart + ctxIn));
+    else if (ctxOutCap) ctx = Buffer.from(buf.subarray(ctxStart, ctxStart + ctxOutLen));
     return {
       retval: buf.readUInt32LE(4),
       data: data ? Buffer.from(buf.subarray(dataStart, dataStart + outLen)) : Buffer.alloc(0),
-      ctx: ctxOutCap ? Buffer.from(buf.subarray(ctxStart, ctxStart + ctxOutLen)) : undefined,
+      ctx,
       durationNs: buf.readUInt32LE(36),
     };
   }
@@ -233,6 +250,13 @@ export interface RunResult {
 }
 
 const DATA_OUT_DEFAULT = 1 << 16;
+
+const SKB_CTX = { struct: 'struct __sk_buff', bytes: 192 };
+/** Context structs the kernel checks exactly for test runs. */
+const CTX_SIZE: Partial<Record<string, { struct: string; bytes: number }>> = {
+  XDP: { struct: 'struct xdp_md', bytes: 24 },
+  SCHED_CLS: SKB_CTX, SCHED_ACT: SKB_CTX, CGROUP_SKB: SKB_CTX, SOCKET_FILTER: SKB_CTX,
+};
 
 const MIN_DATA: Partial<Record<string, number>> = { XDP: 14, SCHED_CLS: 14, SCHED_ACT: 14, CGROUP_SKB: 14, SOCKET_FILTER: 14 };
 

@@ -35,6 +35,8 @@ export interface MapSpec {
   btfValue?: number;
   /** The kernel refuses this map without BTF key/value types. */
   needsBtf: boolean;
+  /** Prog array slots initialised in C (`.values = { [i] = &prog }`): filled once the programs load. */
+  programSlots?: { index: number; program: string }[];
   /** A data section: its initial bytes, written to key 0 after creation. */
   data?: { section: string; contents: Buffer; freeze: boolean };
 }
@@ -141,7 +143,23 @@ export function btfMaps(elf: ElfFile, btf: Btf | undefined): { spec: MapSpec; of
     if (!sym) throw new LinkError(`map ${variable.name} has no symbol in .maps`);
     const def = btf.resolve(variable.type!);
     if (def.kind !== BtfKind.Struct) throw new LinkError(`map ${variable.name}: its definition is not a struct`);
-    out.push({ spec: mapFromStruct(btf, variable.name, def), offset: sym.value });
+    const spec = mapFromStruct(btf, variable.name, def);
+    const values = def.members?.find((m) => m.name === 'values');
+    // The symbol, not the struct, has the size: `values[]` is a flexible array.
+    if (values) spec.programSlots = programSlots(elf, sec, sym.value, values.bitOffset / 8, sym.size, spec.name);
+    out.push({ spec, offset: sym.value });
   }
   return out.sort((a, b) => a.offset - b.offset);
+}
+
+/** `.values = { [i] = &prog }` in a prog array's definition becomes relocations inside .maps. */
+function programSlots(elf: ElfFile, maps: ElfSection, mapOffset: number, valuesOffset: number, size: number, name: string) {
+  const slots: { index: number; program: string }[] = [];
+  for (const r of elf.relocations.get(maps.index) ?? []) {
+    if (r.offset < mapOffset || r.offset >= mapOffset + size) continue;
+    const index = (r.offset - mapOffset - valuesOffset) / 8;
+    if (!Number.isInteger(index) || index < 0) throw new LinkError(`map ${name}: a relocation at .maps+${r.offset} is not inside its values`);
+    slots.push({ index, program: r.symbol.name });
+  }
+  return slots;
 }
