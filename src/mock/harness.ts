@@ -10,6 +10,7 @@ import type { BpfMap } from '../kernel/map';
 import type { RunOptions, RunResult } from '../kernel/program';
 import { MapType } from '../object/maps';
 import { ObjectSpec } from '../object/object';
+import { Mocks } from './mocks';
 
 /** Map types userspace can neither iterate nor clear (they hold fds or stream records). */
 const NOT_CLEARABLE = new Set<number>([MapType.RINGBUF, MapType.PERF_EVENT_ARRAY, MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE]);
@@ -25,6 +26,8 @@ interface Shadow {
 
 export class Harness {
   private readonly sections = new Map<string, Shadow>();
+  /** The mock library's configuration and recorded calls, for harnesses built with it. */
+  readonly mocks = new Mocks(this);
 
   private constructor(readonly collection: Collection) {
     for (const m of collection.spec.maps) {

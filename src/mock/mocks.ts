@@ -1,0 +1,186 @@
+// The TypeScript side of the C mock library (mocks/include/mock/*.h): configure each helper
+// family and read back the calls it recorded. Everything lives in `mock_*` globals of the harness
+// object, so a Harness reset restores the defaults (plain kernel behaviour) before every test.
+import { InputError } from '../errors';
+import type { Harness } from './harness';
+
+type Struct = Record<string, unknown>;
+
+/** The mock library's map identity: 32-bit FNV-1a of the map's C variable name. */
+export function mapId(name: string): number {
+  let h = 2166136261;
+  for (const ch of Buffer.from(name, 'latin1')) {
+    h ^= ch;
+    h = Math.imul(h, 16777619) >>> 0;
+  }
+  return h;
+}
+
+/** Recorded calls: the first `count` entries of a bounded array, plus how many did not fit. */
+function recorded<T>(rec: Struct, field = 'calls'): T[] {
+  const calls = (rec[field] as T[]).slice(0, rec.count as number);
+  if ((rec.dropped as number) > 0) {
+    throw new InputError(`${rec.dropped as number} mock calls were dropped: the recording array (${(rec[field] as T[]).length}) is full`);
+  }
+  return calls;
+}
+
+export const StorageResult = { ABSENT: 0, FOUND: 1, CREATED: 2, FORCED: 3, FULL: 4, INVALID: 5, DELETED: 6, NOT_DELETED: 7 } as const;
+export const MsgOp = { PUSH: 1, PULL: 2, POP: 3 } as const;
+export const RingbufState = { RESERVED: 1, SUBMITTED: 2, DISCARDED: 3, OUTPUT: 4 } as const;
+export const LookupResult = { MISS: 0, HIT: 1, FORCED: 2 } as const;
+
+const STORAGE_SLOTS = 8;
+const STORAGE_VALUE = 256;
+
+export interface StorageCall { sk: bigint; flags: bigint; map: number; result: number; slot: number }
+export interface MsgCall { op: number; start: number; len: number; flags: bigint; ret: bigint }
+export interface TailCall { map: number; index: number; taken: boolean }
+export interface RingbufRecord { map: number; state: number; flags: number; data: Buffer }
+export interface LookupCall { map: number; result: number }
+
+export class Mocks {
+  constructor(private readonly h: Harness) {}
+
+  // --- socket storage (bpf_sk_storage_get / delete) ---
+
+  /** Seeds the storage of socket `sk` in storage map `map` (any map when omitted). */
+  setStorage(sk: bigint | number, value: Buffer, map?: string): void {
+    if (value.length > STORAGE_VALUE) throw new InputError(`storage value of ${value.length} bytes exceeds the mock's ${STORAGE_VALUE}`);
+    const slots = this.h.get('mock_sk_storage') as Struct[];
+    const id = map === undefined ? 0 : mapId(map);
+    let i = slots.findIndex((s) => s.in_use && s.sk === BigInt(sk) && s.map_id === id);
+    if (i < 0) i = slots.findIndex((s) => !s.in_use);
+    if (i < 0) throw new InputError(`all ${STORAGE_SLOTS} mock storage slots are in use`);
+    const data = [...value, ...new Array(STORAGE_VALUE - value.length).fill(0)];
+    const all: Struct[] = slots.map(() => ({}));
+    all[i] = { sk: BigInt(sk), map_id: id, in_use: 1, data };
+    this.h.set('mock_sk_storage', all as never);
+  }
+
+  /** The storage of socket `sk` (`size` bytes), or undefined when it has none. */
+  storage(sk: bigint | number, size: number, map?: string): Buffer | undefined {
+    const id = map === undefined ? undefined : mapId(map);
+    const slot = (this.h.get('mock_sk_storage') as Struct[]).find(
+      (s) => s.in_use && s.sk === BigInt(sk) && (id === undefined || s.map_id === id || s.map_id === 0),
+    );
+    return slot ? Buffer.from((slot.data as number[]).slice(0, size)) : undefined;
+  }
+
+  /** Makes every bpf_sk_storage_get return NULL, or only the calls with these 0-based indices. */
+  storageReturnsNull(calls?: number[]): void {
+    if (!calls) return this.h.set('mock_sk_storage_cfg', { force_null: 1 });
+    this.h.set('mock_sk_storage_cfg', { force_null_calls: calls.reduce((m, i) => m | (1n << BigInt(i)), 0n) });
+  }
+
+  storageCalls(): StorageCall[] {
+    return recorded<Struct>(this.h.get('mock_sk_storage_calls') as Struct).map((c) => ({
+      sk: c.sk as bigint, flags: c.flags as bigint, map: c.map_id as number, result: c.result as number, slot: c.slot as number,
+    }));
+  }
+
+  // --- sk_msg (the message's socket fields, bpf_msg_push_data / pull / pop) ---
+
+  /** The socket fields an sk_msg program sees (family, addresses, ports; sk is the identity). */
+  setMsgSocket(fields: Struct): void {
+    this.h.set('mock_sk_msg', fields as never);
+  }
+
+  /** Makes bpf_msg_push_data fail with `ret` (e.g. -12 for -ENOMEM) without changing the message. */
+  pushDataFails(ret: number): void {
+    this.h.set('mock_msg_cfg', { push_ret: BigInt(ret) });
+  }
+
+  /** Cuts the message to `bytes` after a push, so the program's bounds checks see a short buffer. */
+  limitMessage(bytes: number): void {
+    this.h.set('mock_msg_cfg', { window: bytes });
+  }
+
+  msgCalls(): MsgCall[] {
+    return recorded<Struct>(this.h.get('mock_msg_calls') as Struct).map((c) => ({
+      op: c.op as number, start: c.start as number, len: c.len as number, flags: c.flags as bigint, ret: c.ret as bigint,
+    }));
+  }
+
+  // --- bpf_get_netns_cookie, bpf_get_prandom_u32, bpf_ktime_get_ns ---
+
+  setNetnsCookie(cookie: bigint | number): void {
+    this.h.set('mock_netns_cfg', { cookie: BigInt(cookie) });
+  }
+
+  netnsCookieCalls(): number {
+    return (this.h.get('mock_netns_calls') as Struct).count as number;
+  }
+
+  /** Random numbers, in order; the sequence repeats when it runs out. */
+  setRandom(values: number[]): void {
+    if (values.length > 16) throw new InputError(`the prandom mock holds 16 values, got ${values.length}`);
+    this.h.set('mock_prandom_cfg', { count: values.length, values });
+  }
+
+  randomDrawn(): number {
+    return (this.h.get('mock_prandom_calls') as Struct).drawn as number;
+  }
+
+  /** The clock: `now` ns, advancing by `step` ns per call. */
+  setClock(now: bigint | number, step: bigint | number = 0): void {
+    this.h.set('mock_ktime_cfg', { now_ns: BigInt(now), step_ns: BigInt(step) });
+  }
+
+  clockCalls(): number {
+    return (this.h.get('mock_ktime_calls') as Struct).count as number;
+  }
+
+  // --- bpf_tail_call ---
+
+  /** Tail calls to these indices count as taken; the others fail (the caller carries on). */
+  tailCallsTaken(indices: number[]): void {
+    this.h.set('mock_tail_call_cfg', { taken_mask: indices.reduce((m, i) => m | (1n << BigInt(i)), 0n) });
+  }
+
+  tailCalls(): TailCall[] {
+    return recorded<Struct>(this.h.get('mock_tail_call_calls') as Struct).map((c) => ({
+      map: c.map_id as number, index: c.index as number, taken: c.taken === 1,
+    }));
+  }
+
+  // --- bpf_tcp_sock ---
+
+  /** The struct bpf_tcp_sock bpf_tcp_sock() returns, or null to make it return NULL. */
+  setTcpSock(fields: Struct | null): void {
+    if (fields === null) return this.h.set('mock_tcp_sock_cfg', { force_null: 1 });
+    this.h.set('mock_tcp_sock', fields as never);
+  }
+
+  // --- ring buffers (bpf_ringbuf_reserve / submit / discard / output) ---
+
+  ringbufFails(): void {
+    this.h.set('mock_ringbuf_cfg', { fail: 1 });
+  }
+
+  /** Records written to ring buffer `map` (all maps when omitted), in order. */
+  ringbuf(map?: string): RingbufRecord[] {
+    const rb = this.h.get('mock_ringbuf') as Struct;
+    const id = map === undefined ? undefined : mapId(map);
+    return recorded<Struct>(rb, 'records')
+      .filter((r) => id === undefined || r.map_id === id)
+      .map((r) => ({ map: r.map_id as number, state: r.state as number, flags: r.flags as number, data: Buffer.from((r.data as number[]).slice(0, r.len as number)) }));
+  }
+
+  // --- bpf_map_lookup_elem ---
+
+  /** Lookups in these maps return NULL whatever they hold. */
+  lookupReturnsNull(maps: string[]): void {
+    if (maps.length > 4) throw new InputError(`the lookup mock can force NULL for 4 maps, got ${maps.length}`);
+    this.h.set('mock_map_lookup_cfg', { null_map_ids: maps.map(mapId) });
+  }
+
+  lookupCalls(): LookupCall[] {
+    return recorded<Struct>(this.h.get('mock_map_lookup_calls') as Struct).map((c) => ({ map: c.map_id as number, result: c.result as number }));
+  }
+
+  /** The program's return value in a re-hosted run. */
+  retval(): number {
+    return this.h.get('mock_retval') as number;
+  }
+}
