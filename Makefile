@@ -12,7 +12,7 @@ HARNESS_OBJS := $(patsubst mocks/harness/%.c,build/mocks/%.o,$(wildcard mocks/ha
 FIXTURE_OBJS := $(patsubst spec/fixtures/%.c,build/fixtures/%.o,$(wildcard spec/fixtures/*.c))
 OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS)
 
-.PHONY: all ebpf_unit_test deps objects test typecheck bench bench-native clean
+.PHONY: all ebpf_unit_test deps objects test typecheck isolation precommit install-hook bench bench-native clean
 all: deps objects
 	$(MOCHA) 'spec/programs/**/*.spec.ts'
 
@@ -47,11 +47,38 @@ build/fixtures/%.o: spec/fixtures/%.c
 
 -include $(OBJS:.o=.d)
 
+ALL_SPECS := 'spec/**/*.spec.ts'
 test: deps objects typecheck
-	$(MOCHA)
+	$(MOCHA) $(ALL_SPECS)
+	$(MAKE) -s isolation
 
-typecheck:
+typecheck: build/stamps/typecheck
+
+# Isolation: the suite in parallel workers, then in a shuffled order (hygiene runs serially in
+# `test`: it counts the kernel's objects, which parallel workers would disturb).
+ISOLATED := 'spec/{programs,mock,structs,loader}/**/*.spec.ts' spec/btf.spec.ts
+isolation: objects
+	$(MOCHA) --parallel --jobs 2 --reporter dot $(ISOLATED)
+	$(MOCHA) --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
+
+# Pre-commit: stamps make a warm run with nothing changed do no work; a changed source rebuilds
+# only its objects (clang's dependency files), re-type-checks incrementally and reruns the suite.
+TS_SOURCES := $(shell find src spec bench -name '*.ts' 2>/dev/null)
+build/stamps/typecheck: $(TS_SOURCES) tsconfig.json package-lock.json
 	node_modules/.bin/tsc --noEmit -p .
+	@mkdir -p $(@D) && touch $@
+
+FAST_SPECS := 'spec/{programs,mock,structs}/**/*.spec.ts' spec/btf.spec.ts
+build/stamps/precommit: $(OBJS) $(TS_SOURCES)
+	$(MOCHA) --reporter dot $(FAST_SPECS)
+	@mkdir -p $(@D) && touch $@
+
+precommit: objects build/stamps/typecheck build/stamps/precommit
+
+install-hook:
+	@hook="$$(git rev-parse --git-path hooks)/pre-commit"; \
+	printf '#!/bin/sh\n# installed by bpfunit: make install-hook\nexec make -s -C "$$(git rev-parse --show-toplevel)" precommit\n' > "$$hook"; \
+	chmod +x "$$hook"; echo "installed $$hook"
 
 bench-native: build/bench/native
 build/bench/native: bench/native.c
