@@ -154,8 +154,9 @@ export class Mocks {
 
   // --- ring buffers (bpf_ringbuf_reserve / submit / discard / output) ---
 
-  ringbufFails(): void {
-    this.h.set('mock_ringbuf_cfg', { fail: 1 });
+  /** Makes ring buffer `map` full (every ring buffer when omitted): reserve gives NULL, output -EAGAIN. */
+  ringbufFails(map?: string): void {
+    this.h.set('mock_ringbuf_cfg', map === undefined ? { fail: 1 } : { fail_map_id: mapId(map) });
   }
 
   /** Records written to ring buffer `map` (all maps when omitted), in order. */

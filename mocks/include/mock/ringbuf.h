@@ -38,8 +38,8 @@ struct mock_ringbuf {
 struct mock_ringbuf mock_ringbuf;
 
 struct mock_ringbuf_cfg {
-	__u32 fail; /* nonzero: reserve returns NULL, output returns -EAGAIN (a full ring) */
-	__u32 _pad;
+	__u32 fail;        /* nonzero: reserve returns NULL, output returns -EAGAIN (a full ring) */
+	__u32 fail_map_id; /* nonzero: only the ring buffer with this MOCK_MAP_ID is full */
 };
 struct mock_ringbuf_cfg mock_ringbuf_cfg;
 
@@ -47,7 +47,8 @@ static __always_inline __u32 mock_ringbuf_new(__u32 map_id, __u64 size, __u64 fl
 {
 	__u32 i;
 
-	if (mock_ringbuf_cfg.fail || size > MOCK_RINGBUF_DATA_SIZE) {
+	if (mock_ringbuf_cfg.fail || (mock_ringbuf_cfg.fail_map_id && mock_ringbuf_cfg.fail_map_id == map_id) ||
+	    size > MOCK_RINGBUF_DATA_SIZE) {
 		mock_ringbuf.failed += 1;
 		return MOCK_RINGBUF_RECORDS;
 	}
