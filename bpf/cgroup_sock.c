@@ -103,7 +103,8 @@ int cgroup_connect6_prog(struct bpf_sock_addr *ctx)
 	}
 
 	set_original_dst_info6(&kctx);
-	if (v4_mapped && !is_ipv4_mapped_addr(kctx.dnat_ip.ip6))
+	/* Only a result in IPv4 form is mapped back: a native IPv6 backend is dialled as it is. */
+	if (v4_mapped && !kctx.dnat_ip.ip6[1] && !kctx.dnat_ip.ip6[2] && !kctx.dnat_ip.ip6[3])
 		v4_to_ipv4_mapped(&kctx.dnat_ip);
 	if (ctx->user_family == AF_INET6) {
 		ctx->user_ip6[0] = kctx.dnat_ip.ip6[0];

@@ -735,6 +735,13 @@ describe('cgroup/connect6 (cgroup_connect6_prog via xdp_connect6)', () => {
         expectRewritten(c, '::ffff:10.244.0.77', 8080);
       });
 
+      it('C6.MB: a native IPv6 backend of an IPv4-mapped destination is dialled as it is (not mapped)', () => {
+        service(LB_POLICY_RANDOM, [1], VIP4);
+        endpoints(SID, 0, [1], () => 'fd00:20::5');
+        const c = connect6({ to: `::ffff:${VIP4}`, port: 80 });
+        expectRewritten(c, 'fd00:20::5', 8080);
+      });
+
       it('C6.MB: a native IPv6 destination\'s result is written as is (no mapping)', () => {
         service(LB_POLICY_RANDOM, [1]);
         endpoints(SID, 0, [1], () => 'fd00:20::77');
