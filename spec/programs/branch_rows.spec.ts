@@ -18,21 +18,21 @@ function titles(suite: Mocha.Suite): string[] {
   return [...suite.tests.map((t) => t.title), ...suite.suites.flatMap(titles)];
 }
 
-function loadedTitles(files: string[]): Set<string> {
+async function loadedTitles(files: string[]): Promise<Set<string>> {
   const loader = new Mocha();
   for (const f of files) {
     delete require.cache[f];
     loader.addFile(f);
   }
-  loader.loadFiles();
+  await loader.loadFilesAsync();
   return new Set(titles(loader.suite).map((t) => /^([A-Z][A-Za-z0-9.]*):/.exec(t)?.[1]).filter((id): id is string => !!id));
 }
 
 describe('branch tables (spec/branches/*.json)', () => {
   let ids = new Set<string>();
   // Loading spec files into another Mocha rebinds describe/it, so it happens at run time.
-  before(() => {
-    ids = loadedTitles(specFiles('spec/programs'));
+  before(async () => {
+    ids = await loadedTitles(specFiles('spec/programs'));
   });
 
   for (const file of readdirSync('spec/branches').filter((f) => f.endsWith('.json'))) {
