@@ -63,7 +63,7 @@ isolation: objects
 
 # Pre-commit: stamps make a warm run with nothing changed do no work; a changed source rebuilds
 # only its objects (clang's dependency files), re-type-checks incrementally and reruns the suite.
-TS_SOURCES := $(shell find src spec bench -name '*.ts' 2>/dev/null)
+TS_SOURCES := $(shell find src spec bench fuzz -name '*.ts' 2>/dev/null)
 build/stamps/typecheck: $(TS_SOURCES) tsconfig.json package-lock.json
 	node_modules/.bin/tsc --noEmit -p .
 	@mkdir -p $(@D) && touch $@

@@ -22,6 +22,10 @@ const ET_REL = 1;
 const SHDR_SIZE = 64;
 const SYM_SIZE = 24;
 const REL_SIZE = 16;
+/** SHT_NOBITS sections take no file bytes, so only this bounds the zero-filled buffers made for
+ * them (all together): a header claiming gigabytes would otherwise be allocated, then copied into a
+ * map's initial value. 16 MiB is far beyond the .bss of any BPF object. */
+export const MAX_NOBITS_BYTES = 16 << 20;
 
 export interface ElfSection {
   index: number;
@@ -103,6 +107,7 @@ export function parseElf(file: Buffer): ElfFile {
   if (shstrndx >= shnum) throw new ElfError(`section name table index ${shstrndx} is out of range`);
 
   const raw = [];
+  let nobits = 0;
   for (let i = 0; i < shnum; i++) {
     const at = shoff + i * SHDR_SIZE;
     const s = {
@@ -114,7 +119,10 @@ export function parseElf(file: Buffer): ElfFile {
       link: file.readUInt32LE(at + 40),
       info: file.readUInt32LE(at + 44),
     };
-    if (s.type !== SHT_NOBITS && i !== 0) need(file, s.offset, s.size, `section ${i}`);
+    if (s.type !== SHT_NOBITS) need(file, s.offset, s.size, `section ${i}`);
+    if (s.type === SHT_NOBITS && (nobits += s.size) > MAX_NOBITS_BYTES) {
+      throw new ElfError(`section ${i}: SHT_NOBITS sections total ${nobits} bytes, more than the ${MAX_NOBITS_BYTES} bpfunit allows`);
+    }
     raw.push(s);
   }
   const shstr = raw[shstrndx];

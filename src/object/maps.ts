@@ -99,13 +99,19 @@ function mapFromStruct(btf: Btf, name: string, def: BtfType): MapSpec {
       default: throw new LinkError(`map ${name}: unknown field '${m.name}' in its definition`);
     }
   }
+  // The kernel takes key and value sizes as u32; BTF arrays can multiply past that.
+  const sizeOf = (id: number, what: string) => {
+    const size = btf.sizeOf(id);
+    if (size > 0xffffffff) throw new LinkError(`map ${name}: its ${what} type is ${size} bytes, more than a u32 can say`);
+    return size;
+  };
   try {
     if (keyType !== undefined) {
-      spec.keySize = btf.sizeOf(keyType);
+      spec.keySize = sizeOf(keyType, 'key');
       spec.btfKey = keyType;
     }
     if (valueType !== undefined) {
-      spec.valueSize = btf.sizeOf(valueType);
+      spec.valueSize = sizeOf(valueType, 'value');
       spec.btfValue = valueType;
     }
   } catch (e) {
@@ -146,19 +152,22 @@ export function btfMaps(elf: ElfFile, btf: Btf | undefined): { spec: MapSpec; of
     const spec = mapFromStruct(btf, variable.name, def);
     const values = def.members?.find((m) => m.name === 'values');
     // The symbol, not the struct, has the size: `values[]` is a flexible array.
-    if (values) spec.programSlots = programSlots(elf, sec, sym.value, values.bitOffset / 8, sym.size, spec.name);
+    if (values) spec.programSlots = programSlots(elf, sec, sym.value, values.bitOffset / 8, sym.size, spec);
     out.push({ spec, offset: sym.value });
   }
   return out.sort((a, b) => a.offset - b.offset);
 }
 
 /** `.values = { [i] = &prog }` in a prog array's definition becomes relocations inside .maps. */
-function programSlots(elf: ElfFile, maps: ElfSection, mapOffset: number, valuesOffset: number, size: number, name: string) {
+function programSlots(elf: ElfFile, maps: ElfSection, mapOffset: number, valuesOffset: number, size: number, map: MapSpec) {
   const slots: { index: number; program: string }[] = [];
+  const name = map.name;
   for (const r of elf.relocations.get(maps.index) ?? []) {
     if (r.offset < mapOffset || r.offset >= mapOffset + size) continue;
     const index = (r.offset - mapOffset - valuesOffset) / 8;
     if (!Number.isInteger(index) || index < 0) throw new LinkError(`map ${name}: a relocation at .maps+${r.offset} is not inside its values`);
+    // Slots are filled with u32 keys after loading; past max_entries the kernel has no such slot.
+    if (index >= map.maxEntries) throw new LinkError(`map ${name}: .values[${index}] is past its max_entries ${map.maxEntries}`);
     slots.push({ index, program: r.symbol.name });
   }
   return slots;

@@ -210,6 +210,8 @@ function resolveRelocations(elf: ElfFile, functions: Map<string, FunctionCode>, 
           insn.src = PSEUDO_MAP_FD;
           insn.reference = { kind: 'map', map: m.spec.name };
         } else if (isDataSection(target)) {
+          // dataSectionMaps makes no map of an empty section, so there would be nothing to point at.
+          if (target.size === 0) throw new LinkError(`${sec.name}: ${fn.name} refers to ${sym.name} in ${target.name}, which is empty`);
           insn.src = PSEUDO_MAP_VALUE;
           insn.reference = { kind: 'mapValue', map: target.name, offset: sym.value + insn.imm };
         } else if ((target.flags & SHF_EXECINSTR) !== 0n) {
