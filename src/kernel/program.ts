@@ -19,11 +19,7 @@ export interface LoadOptions {
 
 /** Instructions with their references resolved, plus func_info/line_info for the kernel. */
 export function marshal(spec: ProgramSpec, mapFd: (name: string) => number) {
-  const insns = encode(spec.instructions, (insn, _slot) => {
-    const ref = insn.reference!;
-    insn.imm = mapFd(ref.map);
-    if (ref.kind === 'mapValue') insn.imm2 = ref.offset;
-  });
+  const insns = encode(spec.instructions, (ref) => ({ imm: mapFd(ref.map), imm2: ref.kind === 'mapValue' ? ref.offset : undefined }));
   const funcs: number[][] = [];
   const lines: Instruction[] = [];
   const slotsOf: number[] = [];
@@ -124,7 +120,8 @@ export class Program {
     // The first try skips the log: verification is several times slower with it.
     let res = attempt(0);
     if (res.r.value >= 0) return new Program(spec, res.r.value, m.insns.length / 8);
-    if (res.r.errno === 1 || res.r.errno === 13 && !isRoot()) throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name}`);
+    // EACCES is the verifier's answer to root; to anyone else it means missing privileges.
+    if (res.r.errno === 1 || (res.r.errno === 13 && !isRoot())) throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name}`);
     let size = LOG_START;
     for (;;) {
       res = attempt(size);

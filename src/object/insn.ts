@@ -129,21 +129,19 @@ export function slotIndex(list: Instruction[]): Map<Instruction, number> {
   return at;
 }
 
-/** Encodes instructions, recomputing jump offsets from their targets. `resolve` fills in the
- * immediate of instructions that carry a reference. */
-export function encode(
-  list: Instruction[],
-  resolve: (insn: Instruction, slot: number, at: Map<Instruction, number>) => void,
-): Buffer {
+/** Encodes instructions, recomputing jump offsets from their targets. `resolve` gives the
+ * immediates of instructions that carry a reference; the instructions themselves are not changed. */
+export function encode(list: Instruction[], resolve: (ref: Reference) => { imm: number; imm2?: number }): Buffer {
   const at = slotIndex(list);
   let total = 0;
   for (const i of list) total += slots(i);
   const out = Buffer.alloc(total * INSN_SIZE);
   for (const insn of list) {
     const slot = at.get(insn)!;
-    if (insn.reference) resolve(insn, slot, at);
+    const resolved = insn.reference ? resolve(insn.reference) : undefined;
     let off = insn.off;
-    let imm = insn.imm;
+    let imm = resolved?.imm ?? insn.imm;
+    const imm2 = resolved?.imm2 ?? insn.imm2;
     if (insn.target) {
       const to = at.get(insn.target);
       if (to === undefined) throw new LinkError(`jump at instruction ${slot} targets an instruction not in the program`);
@@ -157,7 +155,7 @@ export function encode(
     out[p + 1] = (insn.src << 4) | insn.dst;
     out.writeInt16LE(off, p + 2);
     out.writeInt32LE(imm | 0, p + 4);
-    if (isWide(insn)) out.writeInt32LE((insn.imm2 ?? 0) | 0, p + 12);
+    if (isWide(insn)) out.writeInt32LE((imm2 ?? 0) | 0, p + 12);
   }
   return out;
 }
