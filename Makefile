@@ -5,14 +5,14 @@ MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -I/usr/include/$(MULTIARCH) \
 	-Ibpf/include -Imocks/include -Wall -Wno-unused-function
 MOCHA := node_modules/.bin/mocha
-APT_PACKAGES := clang llvm libbpf-dev bpftool make gcc
+APT_PACKAGES := clang llvm libbpf-dev bpftool make gcc lcov
 
 BPF_OBJS := $(patsubst bpf/%.c,build/bpf/%.o,$(wildcard bpf/*.c))
 HARNESS_OBJS := $(patsubst mocks/harness/%.c,build/mocks/%.o,$(wildcard mocks/harness/*.c))
 FIXTURE_OBJS := $(patsubst spec/fixtures/%.c,build/fixtures/%.o,$(wildcard spec/fixtures/*.c))
 OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS)
 
-.PHONY: all ebpf_unit_test deps objects test typecheck isolation precommit install-hook bench bench-native clean
+.PHONY: all ebpf_unit_test deps objects test typecheck isolation precommit install-hook coverage bench bench-native clean
 all: deps objects
 	$(MOCHA) 'spec/programs/**/*.spec.ts'
 
@@ -84,6 +84,14 @@ install-hook:
 	@hook="$$(git rev-parse --git-path hooks)/pre-commit"; \
 	printf '#!/bin/sh\n# installed by bpfunit: make install-hook\nexec make -s -C "$$(git rev-parse --show-toplevel)" precommit\n' > "$$hook"; \
 	chmod +x "$$hook"; echo "installed $$hook"
+
+# BPF coverage: instrumented loads, counters per test, lcov + HTML + branch-table.json in coverage/;
+# fails when a branch-table row is uncovered or a threshold in .bpfunit-coverage.json is missed.
+COVERAGE_SPECS := 'spec/{programs,mock}/**/*.spec.ts'
+coverage: deps objects
+	rm -rf coverage
+	BPFUNIT_COVERAGE=1 $(MOCHA) --require ts-node/register --require src/coverage/mocha-hooks.ts --reporter dot $(COVERAGE_SPECS)
+	node -r ts-node/register src/coverage/cli.ts check
 
 bench-native: build/bench/native
 build/bench/native: bench/native.c

@@ -1,0 +1,244 @@
+// Just enough C to find, from a line number, the `if` (or `while`/`for`) that starts there: where
+// its condition is, where its then-block (the loop body) is, where its else-branch is, and where
+// the statement ends. Comments, string and character literals and preprocessor lines are blanked
+// first (same offsets), so braces and keywords inside them do not count.
+
+/** 1-based line and column (clang's line_info columns are 1-based bytes). */
+export interface Pos {
+  line: number;
+  col: number;
+}
+
+/** Inclusive range. */
+export interface Range {
+  start: Pos;
+  end: Pos;
+}
+
+export interface Conditional {
+  keyword: 'if' | 'while' | 'for';
+  /** Inside the parentheses. */
+  cond: Range;
+  /** From the keyword to the closing parenthesis. */
+  head: Range;
+  /** The then-statement (loop body). */
+  then: Range;
+  else?: Range;
+  /** The whole statement, else-branch included. */
+  stmt: Range;
+  /** The then-statement ends with return, goto, break or continue. */
+  thenJumps: boolean;
+}
+
+export function comparePos(a: Pos, b: Pos): number {
+  return a.line - b.line || a.col - b.col;
+}
+
+export function inRange(p: Pos, r: Range): boolean {
+  return comparePos(p, r.start) >= 0 && comparePos(p, r.end) <= 0;
+}
+
+/** Source text with comments, literals and preprocessor lines turned into spaces. */
+export function blank(text: string): string {
+  const out = text.split('');
+  let k = 0;
+  const wipe = (from: number, to: number) => {
+    for (let j = from; j < to; j++) if (out[j] !== '\n') out[j] = ' ';
+  };
+  let lineStart = true;
+  while (k < text.length) {
+    const ch = text[k];
+    if (lineStart && /\s/.test(ch) && ch !== '\n') {
+      k++;
+      continue;
+    }
+    if (lineStart && ch === '#') {
+      const from = k;
+      while (k < text.length && !(text[k] === '\n' && text[k - 1] !== '\\')) k++;
+      wipe(from, k);
+      continue;
+    }
+    lineStart = ch === '\n';
+    if (ch === '/' && text[k + 1] === '/') {
+      const from = k;
+      while (k < text.length && text[k] !== '\n') k++;
+      wipe(from, k);
+    } else if (ch === '/' && text[k + 1] === '*') {
+      const end = text.indexOf('*/', k + 2);
+      const to = end < 0 ? text.length : end + 2;
+      wipe(k, to);
+      k = to;
+    } else if (ch === '"' || ch === "'") {
+      const from = k++;
+      while (k < text.length && text[k] !== ch && text[k] !== '\n') k += text[k] === '\\' ? 2 : 1;
+      wipe(from, ++k);
+    } else {
+      k++;
+    }
+  }
+  return out.join('');
+}
+
+class Scanner {
+  private readonly lineStarts: number[] = [0];
+
+  constructor(readonly s: string) {
+    for (let k = 0; k < s.length; k++) if (s[k] === '\n') this.lineStarts.push(k + 1);
+  }
+
+  pos(offset: number): Pos {
+    let lo = 0;
+    let hi = this.lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.lineStarts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - this.lineStarts[lo] + 1 };
+  }
+
+  lineOffset(line: number): number | undefined {
+    return this.lineStarts[line - 1];
+  }
+
+  skipSpace(k: number): number {
+    while (k < this.s.length && /\s/.test(this.s[k])) k++;
+    return k;
+  }
+
+  word(k: number): string {
+    const m = /^[A-Za-z_]\w*/.exec(this.s.slice(k, k + 64));
+    return m ? m[0] : '';
+  }
+
+  /** Offset of the bracket closing the one at k. */
+  close(k: number): number {
+    const open = this.s[k];
+    const pairs: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
+    const stack = [pairs[open]];
+    for (let j = k + 1; j < this.s.length; j++) {
+      const c = this.s[j];
+      if (c in pairs) stack.push(pairs[c]);
+      else if (c === ')' || c === ']' || c === '}') {
+        if (stack.pop() !== c) throw new Error(`unbalanced '${c}' at ${JSON.stringify(this.pos(j))}`);
+        if (stack.length === 0) return j;
+      }
+    }
+    throw new Error(`'${open}' at ${JSON.stringify(this.pos(k))} is never closed`);
+  }
+
+  /** Offset of the last character of the statement starting at or after k. */
+  statement(k: number): number {
+    k = this.skipSpace(k);
+    const w = this.word(k);
+    if (this.s[k] === '{') return this.close(k);
+    if (w === 'if') {
+      const paren = this.skipSpace(k + 2);
+      let end = this.statement(this.close(paren) + 1);
+      const after = this.skipSpace(end + 1);
+      if (this.word(after) === 'else') end = this.statement(after + 4);
+      return end;
+    }
+    if (w === 'while' || w === 'for' || w === 'switch') {
+      const paren = this.skipSpace(k + w.length);
+      return this.statement(this.close(paren) + 1);
+    }
+    if (w === 'do') {
+      const body = this.statement(k + 2);
+      const wh = this.skipSpace(body + 1);
+      const paren = this.skipSpace(wh + 5);
+      return this.simple(this.close(paren) + 1);
+    }
+    return this.simple(k);
+  }
+
+  /** Up to the `;` that ends a simple statement (brackets skipped). */
+  private simple(k: number): number {
+    for (let j = k; j < this.s.length; j++) {
+      const c = this.s[j];
+      if (c === '(' || c === '[' || c === '{') j = this.close(j);
+      else if (c === ';') return j;
+    }
+    throw new Error(`statement at ${JSON.stringify(this.pos(k))} has no ';'`);
+  }
+}
+
+/** The first if/while/for that starts on `line`, or undefined. Throws on C it cannot follow. */
+export function conditionalAt(source: string, line: number): Conditional | undefined {
+  const sc = new Scanner(blank(source));
+  const from = sc.lineOffset(line);
+  if (from === undefined) return undefined;
+  const to = sc.lineOffset(line + 1) ?? sc.s.length;
+  const m = /\b(if|while|for)\b/.exec(sc.s.slice(from, to));
+  if (!m) return undefined;
+  const keyword = m[1] as Conditional['keyword'];
+  const kw = from + m.index;
+  const open = sc.skipSpace(kw + keyword.length);
+  if (sc.s[open] !== '(') return undefined;
+  const closeParen = sc.close(open);
+  const thenStart = sc.skipSpace(closeParen + 1);
+  const thenEnd = sc.statement(thenStart);
+  let end = thenEnd;
+  let elseRange: Range | undefined;
+  const after = sc.skipSpace(thenEnd + 1);
+  if (keyword === 'if' && sc.word(after) === 'else') {
+    const elseStart = sc.skipSpace(after + 4);
+    end = sc.statement(elseStart);
+    elseRange = { start: sc.pos(elseStart), end: sc.pos(end) };
+  }
+  const body = sc.s.slice(thenStart, thenEnd + 1);
+  return {
+    keyword,
+    cond: { start: sc.pos(open + 1), end: sc.pos(closeParen - 1) },
+    head: { start: sc.pos(kw), end: sc.pos(closeParen) },
+    then: { start: sc.pos(thenStart), end: sc.pos(thenEnd) },
+    else: elseRange,
+    stmt: { start: sc.pos(kw), end: sc.pos(end) },
+    thenJumps: /\b(return|goto|break|continue)\b[^;{}]*;\s*\}?\s*$/.test(body),
+  };
+}
+
+export interface FunctionDef {
+  name: string;
+  /** The body, braces included. */
+  body: Range;
+}
+
+/** Every function definition at file level, with its name. */
+export function functionsIn(source: string): FunctionDef[] {
+  const sc = new Scanner(blank(source));
+  const out: FunctionDef[] = [];
+  let depth = 0;
+  let open = -1;
+  for (let k = 0; k < sc.s.length; k++) {
+    const c = sc.s[k];
+    if (c === '{') {
+      if (depth === 0) open = k;
+      depth++;
+    } else if (c === '}') {
+      depth--;
+      if (depth < 0) return out;
+      if (depth > 0) continue;
+      // A function body follows its parameter list's ')' (an initializer follows '=').
+      let p = open - 1;
+      while (p >= 0 && /\s/.test(sc.s[p])) p--;
+      if (sc.s[p] !== ')') continue;
+      let level = 0;
+      for (; p >= 0; p--) {
+        if (sc.s[p] === ')') level++;
+        else if (sc.s[p] === '(' && --level === 0) break;
+      }
+      const m = /([A-Za-z_]\w*)\s*$/.exec(sc.s.slice(Math.max(0, p - 128), p));
+      if (m) out.push({ name: m[1], body: { start: sc.pos(open), end: sc.pos(k) } });
+    }
+  }
+  return out;
+}
+
+/** Whether `name(` is called inside the range. */
+export function callsIn(source: string, r: Range, name: string): boolean {
+  const sc = new Scanner(blank(source));
+  const from = (sc.lineOffset(r.start.line) ?? 0) + r.start.col - 1;
+  const to = (sc.lineOffset(r.end.line) ?? sc.s.length) + r.end.col;
+  return new RegExp(`\\b${name}\\s*\\(`).test(sc.s.slice(from, to));
+}

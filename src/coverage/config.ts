@@ -1,0 +1,104 @@
+// Coverage settings: .bpfunit-coverage.json at the repository root (every field optional).
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+
+export interface CoverageConfig {
+  /** Minimum percentages over the reported files; `check` fails when one is missed. */
+  thresholds: { lines?: number; branches?: number; functions?: number };
+  /** Source files to report (repository-relative globs: `*`, `**`, `?`). Files outside the
+   * repository (system headers) are never reported. */
+  include: string[];
+  exclude: string[];
+  /** Branch tables to evaluate (globs). */
+  branchTables: string[];
+  /** Program names whose coverage counts for the rows of another program name. */
+  programAliases: Record<string, string[]>;
+  /** Output directory for lcov.info, html/, branch-table.json and bpf-coverage.json. */
+  output: string;
+  /** Run genhtml (Debian package lcov) after writing lcov.info. */
+  html: boolean;
+}
+
+export const CONFIG_FILE = '.bpfunit-coverage.json';
+
+export const DEFAULT_CONFIG: CoverageConfig = {
+  thresholds: {},
+  include: ['**'],
+  exclude: [],
+  branchTables: ['spec/branches/*.json'],
+  programAliases: {},
+  output: 'coverage',
+  html: true,
+};
+
+/** The settings in `path` (which must exist), else in root/.bpfunit-coverage.json if it exists, else the defaults. */
+export function loadConfig(root: string, explicit?: string): CoverageConfig {
+  const path = explicit ?? join(root, CONFIG_FILE);
+  if (!existsSync(path)) {
+    if (explicit) throw new Error(`${explicit}: no such file`);
+    return { ...DEFAULT_CONFIG };
+  }
+  let raw: Partial<CoverageConfig>;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  const config = { ...DEFAULT_CONFIG, ...raw, thresholds: { ...DEFAULT_CONFIG.thresholds, ...raw.thresholds } };
+  for (const [k, v] of Object.entries(config.thresholds)) {
+    if (v !== undefined && (typeof v !== 'number' || v < 0 || v > 100)) throw new Error(`${path}: thresholds.${k} must be a percentage (0-100)`);
+  }
+  for (const k of ['include', 'exclude', 'branchTables'] as const) {
+    if (!Array.isArray(config[k]) || config[k].some((g) => typeof g !== 'string')) throw new Error(`${path}: ${k} must be an array of globs`);
+  }
+  return config;
+}
+
+/** A glob as a regular expression over '/'-separated relative paths. */
+export function globRegExp(glob: string): RegExp {
+  let re = '';
+  for (let k = 0; k < glob.length; k++) {
+    const c = glob[k];
+    if (c === '*' && glob[k + 1] === '*') {
+      k++;
+      if (glob[k + 1] === '/') {
+        k++;
+        re += '(?:.*/)?';
+      } else {
+        re += '.*';
+      }
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** Whether a reported path (repository-relative, or absolute when outside) is to be reported. */
+export function reported(file: string, config: CoverageConfig): boolean {
+  if (file.startsWith('/')) return false;
+  return config.include.some((g) => globRegExp(g).test(file)) && !config.exclude.some((g) => globRegExp(g).test(file));
+}
+
+/** Files matching any of the globs (relative to root, or absolute), as matched, sorted. */
+export function findFiles(root: string, globs: string[]): string[] {
+  const out = new Set<string>();
+  for (const g of globs) {
+    const re = globRegExp(g);
+    const fixed = g.split('/');
+    const firstGlob = fixed.findIndex((p) => /[*?]/.test(p));
+    const baseDir = resolve(root, fixed.slice(0, firstGlob < 0 ? fixed.length - 1 : firstGlob).join('/'));
+    const walk = (dir: string, depth: number) => {
+      if (depth > 8 || !existsSync(dir)) return;
+      for (const name of readdirSync(dir)) {
+        if (name === 'node_modules' || name.startsWith('.git')) continue;
+        const full = join(dir, name);
+        const rel = isAbsolute(g) ? full : relative(root, full).split('\\').join('/');
+        if (statSync(full).isDirectory()) walk(full, depth + 1);
+        else if (re.test(rel)) out.add(rel);
+      }
+    };
+    walk(baseDir, 0);
+  }
+  return [...out].sort();
+}

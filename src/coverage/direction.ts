@@ -1,0 +1,351 @@
+// Which jump direction of the `if` a branch-table row names is "condition true"? (Pure: works on
+// layouts and C sources.) clang inverts conditions at will (`if (x > 100)` often
+// becomes `if 101 > r1 goto <else>`), splits `a && b` into several jumps, merges arms and inlines
+// calls, so the jump's opcode says nothing. The rule used here looks at where each edge leads:
+// 1. The decision jumps of a row are the conditional jumps whose line_info position lies between
+//    the `if` keyword and its closing parenthesis (found by parsing the C source, c-source.ts).
+//    A jump without a line_info record of its own inherits the line of an instruction before it;
+//    if all its edges lead past the statement it belongs to a later statement and is dropped.
+//    If clang attributed no jump to the condition, the jumps with exactly one edge leading
+//    straight into the then-statement are used instead (noted in the row).
+// 2. Each edge of a decision jump is followed (through blocks that only jump on) to the first
+//    line_info position that is in the C function around the `if` and outside its condition.
+//    Positions of other functions (other files, or other functions of this file) are code
+//    inlined from calls: when the `if`'s function calls that function only in the then-statement
+//    (only in the else-branch, only after the `if`) the edge is that side's, else it is passed over.
+//    Jumps inside a function called only in the condition are decision jumps too (an inlined
+//    `if (is_x(skb))`), when linked to a jump on the condition's own line.
+//    An edge into another decision jump of the same `if` is internal (`a && b`, `a || b`).
+// 3. line: an edge whose code starts inside the then-statement is the true side, the others (else
+//    branch, code after the statement, an exit) the false side. If no edge reaches the then-
+//    statement but some reach the else-branch, those are the false side and the others the true.
+// 4. merged jump (then-statement ending in return/goto/break/continue, which clang often merges
+//    into shared code): the edges reaching the nearest code after the statement are the false
+//    side, the others the true side; failing that, with exactly two targets, the one reachable
+//    from the other (a shared return block that the rest of the code also ends in) is the true side.
+// 5. structure (an `if` without else, or a loop, whose then-code has no line of its own, e.g. one
+//    inlined call): with exactly two targets, the one from which the other is reachable is the
+//    true side (the then-code runs and then goes on to where the false side goes directly).
+// Rules 4 and 5 are inferences and say so in the row's note; when none applies the row is
+// "ambiguous": reported, never guessed, and it fails the check (point the row at another line).
+// Each copy of the code (a function per program; an inlined header in each of its callers) is
+// decided on its own; one undecidable copy makes the row ambiguous.
+import { callsIn, comparePos, Conditional, conditionalAt, FunctionDef, functionsIn, inRange, Pos, Range } from './c-source';
+import type { FunctionLayout, Position, ProgramLayout } from './layout';
+import { sourcePath } from './lines';
+
+export type How = 'line' | 'else' | 'merged jump' | 'structure';
+
+export const HOW_NOTE: Record<How, string | undefined> = {
+  line: undefined,
+  else: 'decided by the else-branch',
+  'merged jump': 'inferred: the then-statement ends in a jump that clang merged into shared code',
+  structure: 'inferred from the CFG: the then-code has no line of its own (an inlined call?)',
+};
+
+export interface DecidedEdge {
+  /** Counter of the edge in its layout. */
+  counter: number;
+  /** The side of the condition it is ('?' when the copy could not be decided). */
+  side: 'true' | 'false' | '?';
+  /** "file:line:col" of the first code the edge reaches, "exit", or "?". */
+  to: string;
+}
+
+/** One evaluation of the `if` in one program (a function, or one place it was inlined). */
+export interface BranchCopy {
+  key: string;
+  program: string;
+  /** The rule that decided it; undefined when none could. */
+  how?: How;
+  edges: DecidedEdge[];
+}
+
+export interface Decisions {
+  /** Some program loaded under coverage has code of the file. */
+  fileSeen: boolean;
+  /** The C statement was found (if/while/for on that line). */
+  statement: boolean;
+  copies: BranchCopy[];
+  notes: string[];
+}
+
+/** 'head': code of a function called only in the condition (part of evaluating it). */
+type EdgeClass = 'then' | 'else' | 'out' | 'exit' | 'unknown' | 'internal' | 'head';
+
+interface Walked {
+  cls: EdgeClass;
+  /** First position in the `if`'s function, outside its condition, that the edge reaches (or
+   * in a function inlined from a call, when that decided), and its file. */
+  first?: Pos;
+  path?: string;
+  /** For an internal edge: the decision block it reaches. */
+  at?: number;
+  /** Classified by a call to an inlined function rather than by a line of the `if`'s function. */
+  byCall?: boolean;
+}
+
+interface Edge extends Walked {
+  counter: number;
+  /** The block the edge goes to. */
+  target: number;
+}
+
+interface Copy {
+  key: string;
+  program: string;
+  fn: FunctionLayout;
+  edges: Edge[];
+}
+
+interface Sides {
+  yes: Edge[];
+  no: Edge[];
+  how: How;
+}
+
+const RANK: Record<EdgeClass, number> = { then: 5, else: 4, out: 3, exit: 2, unknown: 1, internal: 0, head: 0 };
+
+/** Finds the branch of the `if` on file:line in every layout and decides its sides. `file` is
+ * repository-relative; `read` reads repository-relative sources. */
+export function decisions(file: string, line: number, layouts: Map<string, ProgramLayout>, root: string, read: (file: string) => string | undefined): Decisions {
+  const notes: string[] = [];
+  const source = read(file);
+  let c: Conditional | undefined;
+  let around: Range | undefined;
+  if (source === undefined) notes.push(`source ${file} not found`);
+  else {
+    try {
+      c = conditionalAt(source, line);
+      around = functionsIn(source).find((f) => f.body.start.line <= line && f.body.end.line >= line)?.body;
+      if (!c) notes.push(`no if/while/for starts on ${file}:${line}`);
+    } catch (e) {
+      notes.push(`cannot parse the statement at ${file}:${line}: ${(e as Error).message}`);
+    }
+  }
+  const head: Range = c?.head ?? { start: { line, col: 0 }, end: { line, col: Number.MAX_SAFE_INTEGER } };
+
+  // Code inlined from a function that the `if`'s function calls in only one place (condition,
+  // then-statement, else-branch, after the `if`) belongs to that place.
+  const defs = new Map<string, FunctionDef[]>();
+  const evidence = new Map<string, EdgeClass | undefined>();
+  const calleeSide = (path: string, p: Position): EdgeClass | undefined => {
+    if (!c || !source || !around) return undefined;
+    if (!defs.has(path)) {
+      const text = read(path);
+      defs.set(path, text === undefined ? [] : functionsIn(text));
+    }
+    const def = defs.get(path)!.find((f) => within(p, f.body));
+    if (!def) return undefined;
+    if (!evidence.has(def.name)) {
+      const calls = (r: Range) => callsIn(source, r, def.name);
+      const sides: EdgeClass[] = [];
+      if (calls(c.head)) sides.push('head');
+      if (calls(c.then)) sides.push('then');
+      if (c.else && calls(c.else)) sides.push('else');
+      if (calls({ start: c.stmt.end, end: around.end })) sides.push('out');
+      const before = comparePos(around.start, c.head.start) < 0 && calls({ start: around.start, end: { line: c.head.start.line, col: c.head.start.col - 1 } });
+      evidence.set(def.name, sides.length === 1 && !before ? sides[0] : undefined);
+    }
+    return evidence.get(def.name);
+  };
+
+  const copies: Copy[] = [];
+  let fileSeen = false;
+  for (const [key, layout] of layouts) {
+    const ours = new Set<number>();
+    const paths = layout.files.map((f) => sourcePath(f, root));
+    paths.forEach((p, i) => {
+      if (p === file) ours.add(i);
+    });
+    if (ours.size === 0) continue;
+    fileSeen = true;
+    const inHead = (p: Position) => ours.has(p[0]) && within(p, head);
+    const look = (p: Position): Walked | undefined => {
+      if (p[1] === 0) return undefined;
+      if (ours.has(p[0]) && (!around || within(p, around))) return inHead(p) ? undefined : { ...classify(p, c), path: file };
+      const side = calleeSide(paths[p[0]], p);
+      return side && side !== 'head' ? { cls: side, first: { line: p[1], col: p[2] }, path: paths[p[0]], byCall: true } : undefined;
+    };
+    // A jump of the condition: on its line(s), or inside a function called only there.
+    const inCondition = (at: Position) => inHead(at) || (at[0] >= 0 && at[1] > 0 && calleeSide(paths[at[0]], at) === 'head');
+    for (const fn of layout.functions) {
+      const found = copiesIn(fn, { key, program: layout.program, inHead, inCondition, look, c });
+      if (found.viaThen) notes.push('found by its then-statement (clang put the jump on another line)');
+      copies.push(...found.copies);
+    }
+  }
+  return {
+    fileSeen,
+    statement: c !== undefined,
+    notes,
+    copies: copies.map((cp) => {
+      const sides = c ? decide(cp, c) : undefined;
+      return {
+        key: cp.key,
+        program: cp.program,
+        how: sides?.how,
+        edges: cp.edges.map((e) => ({
+          counter: e.counter,
+          side: !sides ? '?' : sides.yes.includes(e) ? 'true' : 'false',
+          to: e.first ? `${e.path ?? file}:${e.first.line}:${e.first.col}` : e.cls === 'exit' ? 'exit' : '?',
+        })),
+      };
+    }),
+  };
+}
+
+interface Finder {
+  key: string;
+  program: string;
+  inHead: (p: Position) => boolean;
+  inCondition: (p: Position) => boolean;
+  look: (p: Position) => Walked | undefined;
+  c: Conditional | undefined;
+}
+
+/** The evaluations of the condition in one function of one program. */
+function copiesIn(fn: FunctionLayout, f: Finder): { copies: Copy[]; viaThen: boolean } {
+  const pruned = new Set<number>();
+  const decision = (bi: number) => {
+    const br = fn.blocks[bi].branch;
+    return br !== undefined && f.inCondition(br.at) && !pruned.has(bi);
+  };
+  const edgesOut = (bi: number, stopAtBranches: boolean): Edge[] => {
+    const b = fn.blocks[bi];
+    const out: [number, number][] = [[b.succ[0], b.branch!.taken], [b.succ[1], b.branch!.notTaken]];
+    return out.map(([target, counter]) => ({ target, counter, ...walk(fn, target, f.look, decision, new Set(), stopAtBranches) }));
+  };
+  // The decision jumps of one evaluation are linked by internal edges; an inlined function holds
+  // one such group per place it was inlined.
+  const group = new Map<number, number>();
+  const find = (x: number): number => {
+    const g = group.get(x)!;
+    return g === x ? x : find(g);
+  };
+  const edgesOf = new Map<number, Edge[]>();
+  fn.blocks.forEach((_, bi) => {
+    if (!decision(bi)) return;
+    group.set(bi, bi);
+    edgesOf.set(bi, edgesOut(bi, false));
+  });
+  // A jump without a line of its own that only leads past the statement belongs to a later
+  // statement (clang reused a value of this condition and emitted no line for the jump).
+  for (const [bi, es] of edgesOf) {
+    if (fn.blocks[bi].branch!.inherited && es.every((e) => e.cls === 'out')) {
+      edgesOf.delete(bi);
+      pruned.add(bi);
+    }
+  }
+  if (pruned.size > 0) for (const bi of edgesOf.keys()) edgesOf.set(bi, edgesOut(bi, false));
+  for (const [bi, es] of edgesOf) for (const e of es) if (e.cls === 'internal') group.set(find(e.at!), find(bi));
+  const found = new Map<number, Copy>();
+  for (const [bi, es] of edgesOf) {
+    const g = find(bi);
+    if (!found.has(g)) found.set(g, { key: f.key, program: f.program, fn, edges: [] });
+    found.get(g)!.edges.push(...es.filter((e) => e.cls !== 'internal'));
+  }
+  // A group needs a jump on the condition's own line(s): jumps of a called function alone may
+  // come from another place that function is inlined.
+  const onLine = new Set([...edgesOf.keys()].filter((bi) => f.inHead(fn.blocks[bi].branch!.at)).map(find));
+  for (const g of [...found.keys()]) if (!onLine.has(g)) found.delete(g);
+  let viaThen = false;
+  if (found.size === 0 && f.c) {
+    // Nothing attributed to the condition: jumps with one edge straight into the then-statement.
+    // An edge into a function called in the then-statement counts only for a jump without a
+    // line of its own (a jump with its own line belongs to that line's statement).
+    fn.blocks.forEach((b, bi) => {
+      if (b.kind !== 'cond') return;
+      const es = edgesOut(bi, true);
+      const then = es.filter((e) => e.cls === 'then' && (!e.byCall || b.branch!.inherited));
+      if (then.length === 1 && !es.some((e) => e.cls === 'then' && !then.includes(e))) found.set(bi, { key: f.key, program: f.program, fn, edges: es });
+    });
+    viaThen = found.size > 0;
+  }
+  return { copies: [...found.values()].filter((cp) => cp.edges.length > 0), viaThen };
+}
+
+function within(p: Position, r: Range): boolean {
+  // Column 0: the record names a line only.
+  if (p[2] === 0) return p[1] >= r.start.line && p[1] <= r.end.line;
+  return inRange({ line: p[1], col: p[2] }, r);
+}
+
+/** Follows an edge to the first position `look` has something to say about. */
+function walk(
+  fn: FunctionLayout, bi: number, look: (p: Position) => Walked | undefined, decision: (bi: number) => boolean,
+  seen: Set<number>, stopAtBranches: boolean,
+): Walked {
+  if (seen.has(bi)) return { cls: 'unknown' };
+  seen.add(bi);
+  const b = fn.blocks[bi];
+  for (const p of b.own) {
+    const w = look(p);
+    if (w) return w;
+  }
+  if (decision(bi)) return { cls: 'internal', at: bi };
+  if (b.kind === 'exit') return { cls: 'exit' };
+  if (b.kind === 'cond' && stopAtBranches) return { cls: 'unknown' };
+  // One shared `seen` for both ways on: each block is looked at once per edge (no blow-up).
+  const results = b.succ.map((s) => walk(fn, s, look, decision, seen, stopAtBranches));
+  if (results.length === 0) return { cls: 'unknown' };
+  return results.reduce((a, r) => (RANK[r.cls] > RANK[a.cls] ? r : a));
+}
+
+function classify(p: Position, c: Conditional | undefined): Walked {
+  const first = { line: p[1], col: p[2] };
+  if (!c) return { cls: 'unknown', first };
+  if (within(p, c.then)) return { cls: 'then', first };
+  if (c.else && within(p, c.else)) return { cls: 'else', first };
+  return { cls: 'out', first };
+}
+
+function decide(cp: Copy, c: Conditional): Sides | undefined {
+  const edges = cp.edges;
+  const split = (isYes: (e: Edge) => boolean) => {
+    const yes = edges.filter(isYes);
+    const no = edges.filter((e) => !isYes(e));
+    return yes.length > 0 && no.length > 0 ? { yes, no } : undefined;
+  };
+  const byLine = edges.some((e) => e.cls === 'then') ? split((e) => e.cls === 'then') : undefined;
+  if (byLine) return { ...byLine, how: 'line' };
+  const byElse = edges.some((e) => e.cls === 'else') ? split((e) => e.cls !== 'else') : undefined;
+  if (byElse) return { ...byElse, how: 'else' };
+  const targets = [...new Set(edges.map((e) => e.target))];
+  const [a, b] = targets;
+  const ab = targets.length === 2 && reaches(cp.fn, a, b);
+  const ba = targets.length === 2 && reaches(cp.fn, b, a);
+  if (c.thenJumps) {
+    // The false side goes on to the code after the statement: edges into a function called only
+    // there, or else the edges reaching the nearest line after the statement.
+    const called = edges.filter((e) => e.cls === 'out' && e.byCall);
+    const after = edges.filter((e) => e.cls === 'out' && !e.byCall && e.first && comparePos(e.first, c.stmt.end) > 0);
+    const nearest = Math.min(...after.map((e) => e.first!.line));
+    const isNext = (e: Edge) => (called.length > 0 ? called.includes(e) : after.includes(e) && e.first!.line === nearest);
+    const s = split((e) => !isNext(e));
+    if (s) return { ...s, how: 'merged jump' };
+    // Else: the jump out lands in code the false side also runs into later (a shared return).
+    const r = ab !== ba ? split((e) => e.target === (ab ? b : a)) : undefined;
+    return r && { ...r, how: 'merged jump' };
+  }
+  if (c.else || ab === ba) return undefined;
+  // The then-code runs and goes on to where the false side goes directly.
+  const s = split((e) => e.target === (ab ? a : b));
+  return s && { ...s, how: 'structure' };
+}
+
+function reaches(fn: FunctionLayout, from: number, to: number): boolean {
+  const seen = new Set([from]);
+  const work = [from];
+  while (work.length > 0) {
+    const b = work.pop()!;
+    if (b === to) return true;
+    for (const s of fn.blocks[b].succ) {
+      if (!seen.has(s)) {
+        seen.add(s);
+        work.push(s);
+      }
+    }
+  }
+  return false;
+}

@@ -1,0 +1,145 @@
+// From counter values to C source coverage, through line_info.
+//
+// A line's hits: within one copy of a function (a program's entry function, or a subprogram as
+// linked into one program), the largest count among the blocks that have an instruction on that
+// line (a line_info record applies to its instruction and the ones after it, up to the next
+// record); then the sum over every copy, in every program of every object. Max, not sum, within a
+// copy: one C line often spans several blocks (a `for` header has its init, test and step; `a && b`
+// has one block per operand), and the most-run block is how often the line ran.
+//
+// Branches: every conditional jump, keyed by the file and line of the jump, and by its index among
+// the conditional jumps of that line in its function (in instruction order). Edge 0 is the jump
+// taken, edge 1 falls through. These are jump directions, not C truth values: clang freely inverts
+// conditions (see branch-table.ts for rows that name a C outcome). Sums over copies, as for lines.
+import { isAbsolute, normalize, relative, resolve } from 'node:path';
+import type { ProgramLayout } from './layout';
+
+export interface BranchCount {
+  line: number;
+  /** Index of the jump among the conditional jumps of its line. */
+  block: number;
+  taken: number;
+  notTaken: number;
+}
+
+export interface FunctionCount {
+  name: string;
+  line: number;
+  hits: number;
+}
+
+export interface FileCoverage {
+  /** Path relative to the root when the file is under it, else as recorded. */
+  file: string;
+  /** line -> hits, for every line that has instructions. */
+  lines: Map<number, number>;
+  branches: BranchCount[];
+  functions: FunctionCount[];
+}
+
+/** A line_info path as a repository-relative path (absolute when outside the root). clang records
+ * paths as given on its command line, joined to its working directory when relative; bpfunit's
+ * Makefile compiles from the repository root. */
+export function sourcePath(file: string, root: string): string {
+  const abs = isAbsolute(file) ? file : resolve(root, file);
+  const rel = relative(root, abs);
+  return rel.startsWith('..') || isAbsolute(rel) ? normalize(abs) : rel;
+}
+
+function fileEntry(files: Map<string, FileCoverage>, file: string): FileCoverage {
+  let f = files.get(file);
+  if (!f) {
+    f = { file, lines: new Map(), branches: [], functions: [] };
+    files.set(file, f);
+  }
+  return f;
+}
+
+/** Coverage per source file from every layout and its counter values. */
+export function fileCoverage(layouts: Map<string, ProgramLayout>, counts: Map<string, number[]>, root: string): Map<string, FileCoverage> {
+  const files = new Map<string, FileCoverage>();
+  const branchAt = new Map<string, BranchCount>();
+  const fnAt = new Map<string, FunctionCount>();
+  for (const [key, layout] of layouts) {
+    const c = counts.get(key) ?? new Array<number>(layout.counters).fill(0);
+    const paths = layout.files.map((f) => sourcePath(f, root));
+    for (const fn of layout.functions) {
+      const best = new Map<string, { file: number; line: number; hits: number }>();
+      const perLine = new Map<string, number>();
+      for (const b of fn.blocks) {
+        const hits = c[b.counter];
+        for (const [file, line] of b.lines) {
+          const k = `${file}:${line}`;
+          const prev = best.get(k);
+          if (!prev || hits > prev.hits) best.set(k, { file, line, hits });
+        }
+        if (b.branch && b.branch.at[0] >= 0) {
+          const [file, line] = b.branch.at;
+          const lk = `${file}:${line}`;
+          const index = perLine.get(lk) ?? 0;
+          perLine.set(lk, index + 1);
+          const path = paths[file];
+          const bk = `${path}:${line}:${index}`;
+          let br = branchAt.get(bk);
+          if (!br) {
+            br = { line, block: index, taken: 0, notTaken: 0 };
+            branchAt.set(bk, br);
+            fileEntry(files, path).branches.push(br);
+          }
+          br.taken += c[b.branch.taken];
+          br.notTaken += c[b.branch.notTaken];
+        }
+      }
+      for (const { file, line, hits } of best.values()) {
+        const f = fileEntry(files, paths[file]);
+        f.lines.set(line, (f.lines.get(line) ?? 0) + hits);
+      }
+      if (fn.at && fn.blocks.length > 0) {
+        const path = paths[fn.at[0]];
+        const fk = `${path}:${fn.name}`;
+        let fc = fnAt.get(fk);
+        if (!fc) {
+          fc = { name: fn.name, line: fn.at[1], hits: 0 };
+          fnAt.set(fk, fc);
+          fileEntry(files, path).functions.push(fc);
+        }
+        fc.hits += c[fn.blocks[0].counter];
+      }
+    }
+  }
+  for (const f of files.values()) {
+    f.branches.sort((a, b) => a.line - b.line || a.block - b.block);
+    f.functions.sort((a, b) => a.line - b.line || a.name.localeCompare(b.name));
+  }
+  return files;
+}
+
+export interface Totals {
+  lines: { found: number; hit: number };
+  branches: { found: number; hit: number };
+  functions: { found: number; hit: number };
+}
+
+/** Lines, branch edges and functions found and hit in `files`. */
+export function summarize(files: Iterable<FileCoverage>): Totals {
+  const t: Totals = { lines: { found: 0, hit: 0 }, branches: { found: 0, hit: 0 }, functions: { found: 0, hit: 0 } };
+  for (const f of files) {
+    for (const hits of f.lines.values()) {
+      t.lines.found++;
+      if (hits > 0) t.lines.hit++;
+    }
+    for (const b of f.branches) {
+      t.branches.found += 2;
+      t.branches.hit += (b.taken > 0 ? 1 : 0) + (b.notTaken > 0 ? 1 : 0);
+    }
+    for (const fn of f.functions) {
+      t.functions.found++;
+      if (fn.hits > 0) t.functions.hit++;
+    }
+  }
+  return t;
+}
+
+export function percent(hit: number, found: number): number {
+  return found === 0 ? 100 : (100 * hit) / found;
+}
