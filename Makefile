@@ -59,7 +59,7 @@ typecheck: build/stamps/typecheck
 ISOLATED := 'spec/{programs,mock,structs,loader}/**/*.spec.ts' spec/btf.spec.ts
 isolation: objects
 	$(MOCHA) --parallel --jobs 2 --reporter dot $(ISOLATED)
-	$(MOCHA) --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
+	$(MOCHA) --require ts-node/register --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
 
 # Pre-commit: stamps make a warm run with nothing changed do no work; a changed source rebuilds
 # only its objects (clang's dependency files), re-type-checks incrementally and reruns the suite.
