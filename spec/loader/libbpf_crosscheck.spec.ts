@@ -3,7 +3,7 @@
 // instructions (equal program tags) and give the same test-run results, which must also be
 // the ones the C source implies.
 import { expect } from 'chai';
-import { Collection, ObjectSpec } from '../../src';
+import { Collection, ObjectSpec, RunResult } from '../../src';
 import {
   BpftoolLoad, bpftoolJson, bpftoolLoadall, BpftoolMap, BpftoolProg, bpftoolRun, ensureBpffs, fdinfo, fixture, hex,
   libbpfRun, pinDir, removePins,
@@ -163,8 +163,19 @@ describe('libbpf cross-check', function () {
 
       for (const r of c.runs) {
         it(`${r.prog} with ${r.data.length} bytes returns ${r.retval} and the expected data, as under libbpf`, () => {
-          const ours = coll!.program(r.prog).run({ data: r.data });
-          const theirs = bpftoolRun(`${dir}/${r.prog}`, r.data);
+          // Fresh loads on both sides: programs change their globals, and tests run in any order.
+          const runDir = pinDir(`${c.fixture}_run`);
+          const own = Collection.load(spec);
+          let ours: RunResult;
+          let theirs: { retval: number; data: Buffer };
+          try {
+            expect(bpftoolLoadall(obj, runDir).ok, 'bpftool prog loadall').to.equal(true);
+            ours = own.program(r.prog).run({ data: r.data });
+            theirs = bpftoolRun(`${runDir}/${r.prog}`, r.data);
+          } finally {
+            own.close();
+            removePins(runDir);
+          }
           expect(theirs.retval, 'libbpf retval').to.equal(r.retval);
           expect(theirs.data.toString('hex'), 'libbpf data_out').to.equal(r.dataOut.toString('hex'));
           expect(ours.retval, 'bpfunit retval').to.equal(r.retval);

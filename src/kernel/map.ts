@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors';
 import { MapSpec, MapType, mapTypeName } from '../object/maps';
-import { bpf, bpfRaw, closeFd, Cmd, scratch, syscallError } from '../sys/bpf';
+import { bpf, bpfRaw, Cmd, scratch, syscallError } from '../sys/bpf';
+import { FdHandle } from './fd';
 
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
 
@@ -36,15 +37,15 @@ export function kernelName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, MAP_NAME_LEN);
 }
 
-export class BpfMap {
-  private open = true;
+export class BpfMap extends FdHandle {
   /** Bytes of one value as userspace sees it (per-CPU maps hold one value per possible CPU). */
   readonly valueBytes: number;
 
   private constructor(
     readonly spec: MapSpec,
-    readonly fd: number,
+    fd: number,
   ) {
+    super(fd);
     this.valueBytes = PER_CPU.has(spec.type) ? Math.ceil(spec.valueSize / 8) * 8 * cpuCount() : spec.valueSize;
   }
 
@@ -74,7 +75,7 @@ export class BpfMap {
   }
 
   private live(): void {
-    if (!this.open) throw new InputError(`map ${this.name} is closed`);
+    if (this.closed) throw new InputError(`map ${this.name} is closed`);
   }
 
   private checkKey(key: Buffer): void {
@@ -212,16 +213,6 @@ export class BpfMap {
       throw syscallError(Cmd.MAP_UPDATE_BATCH, r.errno, `map ${this.name}`);
     }
     for (const [key, value] of entries) this.update(key, value, flags);
-  }
-
-  close(): void {
-    if (!this.open) return;
-    this.open = false;
-    closeFd(this.fd);
-  }
-
-  get closed(): boolean {
-    return !this.open;
   }
 
   /** Makes the map read-only for userspace (programs still read it). */

@@ -3,7 +3,8 @@ import { InputError, NotSupportedError, SourceLine, VerifierError } from '../err
 import { encode, Instruction } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 import { ProgType, progTypeName } from '../object/sections';
-import { bpfRaw, closeFd, Cmd, scratch, syscallError } from '../sys/bpf';
+import { bpfRaw, Cmd, scratch, syscallError } from '../sys/bpf';
+import { FdHandle } from './fd';
 
 const FUNC_INFO_SIZE = 8;
 const LINE_INFO_SIZE = 16;
@@ -35,15 +36,15 @@ export function marshal(spec: ProgramSpec, mapFd: (name: string) => number) {
   return { insns, funcs, lines, lineSlots: slotsOf };
 }
 
-export class Program {
-  private open = true;
-
+export class Program extends FdHandle {
   private constructor(
     readonly spec: ProgramSpec,
-    readonly fd: number,
+    fd: number,
     /** Instructions loaded (8-byte slots). */
     readonly insnCount: number,
-  ) {}
+  ) {
+    super(fd);
+  }
 
   get name(): string {
     return this.spec.name;
@@ -136,19 +137,9 @@ export class Program {
     throw verifierError(spec.name, res.r.errno, res.log);
   }
 
-  close(): void {
-    if (!this.open) return;
-    this.open = false;
-    closeFd(this.fd);
-  }
-
-  get closed(): boolean {
-    return !this.open;
-  }
-
   /** One BPF_PROG_TEST_RUN: one FFI crossing. */
   run(opts: RunOptions = {}): RunResult {
-    if (!this.open) throw new InputError(`program ${this.name} is closed`);
+    if (this.closed) throw new InputError(`program ${this.name} is closed`);
     const typeName = this.spec.kind!.type;
     const data = opts.data;
     const min = MIN_DATA[typeName];
