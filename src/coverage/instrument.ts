@@ -23,7 +23,7 @@
 import type { Btf } from '../btf/btf';
 import { BtfError, BpfUnitError } from '../errors';
 import {
-  Class, Instruction, isConditional, isJump, isPseudoCall, LD_IMM64, OP_JA, PSEUDO_MAP_VALUE, slots,
+  BPF_ADD, Class, Instruction, isConditional, isJump, isPseudoCall, LD_IMM64, MODE_ATOMIC, MODE_MEM, OP_JA, PSEUDO_MAP_VALUE, SIZE_DW, slots,
 } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 import { buildCfg, FunctionCfg, isCall, ProgramCfg } from './cfg';
@@ -51,12 +51,11 @@ export interface Instrumented {
 }
 
 const MAX_STACK = 512;
-const STX_ATOMIC_DW = Class.STX | 0xc0 | 0x18;
-const STX_MEM_DW = Class.STX | 0x60 | 0x18;
-const LDX_MEM_DW = Class.LDX | 0x60 | 0x18;
+const STX_ATOMIC_DW = Class.STX | MODE_ATOMIC | SIZE_DW;
+const STX_MEM_DW = Class.STX | MODE_MEM | SIZE_DW;
+const LDX_MEM_DW = Class.LDX | MODE_MEM | SIZE_DW;
 const MOV64_IMM = Class.ALU64 | 0xb0;
 const JA = Class.JMP | OP_JA;
-const BPF_ADD = 0x00;
 const R10 = 10;
 
 function regsIn(mask: number): number[] {

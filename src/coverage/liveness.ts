@@ -6,7 +6,10 @@
 //   clobbered). A call reads r1-r5 (conservatively, whatever the helper's arity), but only those
 //   that some path defines: a register that no path defines cannot be an argument of a program
 //   the verifier accepted. Calls clobber r1-r5 and write r0; exit reads r0.
-import { Class, Instruction, insnClass, LD_IMM64, OP_CALL, OP_EXIT, OP_JA } from '../object/insn';
+import {
+  ALU_END, ALU_MOV, ALU_NEG, BPF_FETCH, BPF_X, Class, Instruction, insnClass, LD_IMM64, MODE_ABS, MODE_ATOMIC, MODE_IND, OP_CALL,
+  OP_EXIT, OP_JA, OP_JCOND,
+} from '../object/insn';
 import type { FunctionCfg, ProgramCfg } from './cfg';
 
 export const R0 = 1 << 0;
@@ -17,15 +20,6 @@ export const ARGS = 0b111110;
 /** r0-r9: the registers instrumentation may use (r10 is the read-only frame pointer). */
 export const GENERAL = 0x3ff;
 
-const ALU_MOV = 0xb0;
-const ALU_NEG = 0x80;
-const ALU_END = 0xd0;
-const OP_JCOND = 0xe0;
-const MODE_ATOMIC = 0xc0;
-const MODE_ABS = 0x20;
-const MODE_IND = 0x40;
-const BPF_X = 0x08;
-const BPF_FETCH = 0x01;
 const BPF_CMPXCHG = 0xf0 | BPF_FETCH;
 const BPF_LOAD_ACQ = 0x100;
 const BPF_STORE_REL = 0x110;

@@ -7,7 +7,10 @@
 // the subprogram's own summary: BPF has no recursion, so callees are summarised first).
 // Anything it cannot bound (a pointer plus an unknown scalar, a pointer stored at an unknown stack
 // offset) makes the depth unknown (-Infinity): such a function gets no spill slots.
-import { Class, Instruction, insnClass, isPseudoCall, LD_IMM64, OP_CALL, OP_EXIT } from '../object/insn';
+import {
+  ALU_ADD, ALU_MOV, ALU_SUB, BPF_X, Class, Instruction, insnClass, isPseudoCall, LD_IMM64, MODE_ATOMIC, MODE_MEM, OP_CALL, OP_EXIT,
+  SIZE_DW,
+} from '../object/insn';
 import type { FunctionCfg, ProgramCfg } from './cfg';
 
 /** A range of offsets from a base (r10, or an argument's value at function entry). */
@@ -38,13 +41,6 @@ export interface StackSummary {
   returnsArg: boolean;
 }
 
-const CLASS_SIZE_DW = 0x18;
-const MODE_MEM = 0x60;
-const MODE_ATOMIC = 0xc0;
-const ALU_ADD = 0x00;
-const ALU_SUB = 0x10;
-const ALU_MOV = 0xb0;
-const BPF_X = 0x08;
 const WIDEN_AFTER = 32;
 
 const isPointer = (v: Value) => v.fp !== undefined || (v.args?.some((a) => a) ?? false);
@@ -204,7 +200,7 @@ function step(
       const base = regs[i.src];
       touch(base, i.off);
       const slot = exactSlot(base, i.off);
-      regs[i.dst] = slot !== undefined && (i.opcode & CLASS_SIZE_DW) === CLASS_SIZE_DW ? { ...(st.slots.get(slot) ?? {}) } : {};
+      regs[i.dst] = slot !== undefined && (i.opcode & SIZE_DW) === SIZE_DW ? { ...(st.slots.get(slot) ?? {}) } : {};
       break;
     }
     case Class.ST:
@@ -217,7 +213,7 @@ function step(
       if (slot !== undefined) {
         // A narrower write over a slot leaves bytes of something else there: forget the pointer.
         for (const o of [...st.slots.keys()]) if (o > slot - 8 && o < slot + 8) st.slots.delete(o);
-        if (mode === MODE_MEM && (i.opcode & CLASS_SIZE_DW) === CLASS_SIZE_DW && isPointer(value)) st.slots.set(slot, { fp: value.fp, args: value.args });
+        if (mode === MODE_MEM && (i.opcode & SIZE_DW) === SIZE_DW && isPointer(value)) st.slots.set(slot, { fp: value.fp, args: value.args });
       } else if (base.fp && isPointer(value)) {
         // A pointer stored at an unknown stack offset could come back anywhere.
         summary.depth = -Infinity;

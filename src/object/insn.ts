@@ -17,6 +17,22 @@ export const enum Class {
   ALU64 = 0x07,
 }
 
+// Opcode fields: operation (ALU/JMP high nibble), memory mode, size, source and atomic operation.
+export const ALU_ADD = 0x00;
+export const ALU_SUB = 0x10;
+export const ALU_NEG = 0x80;
+export const ALU_MOV = 0xb0;
+export const ALU_END = 0xd0;
+export const OP_JCOND = 0xe0;
+export const MODE_ABS = 0x20;
+export const MODE_IND = 0x40;
+export const MODE_MEM = 0x60;
+export const MODE_ATOMIC = 0xc0;
+export const SIZE_DW = 0x18;
+export const BPF_X = 0x08;
+export const BPF_ADD = 0x00;
+export const BPF_FETCH = 0x01;
+
 export const OP_JA = 0x00;
 export const OP_CALL = 0x80;
 export const OP_EXIT = 0x90;
