@@ -47,8 +47,37 @@ describe('branch tables', () => {
       expect(conditionalAt(src, 13)).to.equal(undefined);
     });
 
+    it('finds a case or default label: its section, the other sections, the switch', () => {
+      const sw = [
+        'int h(int a)', //                 1
+        '{', //                            2
+        '\tswitch (a) {', //               3
+        '\tcase 1: { int x = a ? 1 : 2;', // 4
+        '\t\tswitch (x) { case 2: break; }', // 5
+        '\t\treturn x; }', //              6
+        '\tcase 3:', //                    7
+        '\tdefault:', //                   8
+        '\t\ta++;', //                     9
+        '\t}', //                          10
+        '\treturn a;', //                  11
+        '}', //                            12
+      ].join('\n');
+      const one = conditionalAt(sw, 4)!;
+      expect(one.keyword).to.equal('case');
+      expect(one.head).to.deep.equal({ start: { line: 3, col: 2 }, end: { line: 3, col: 11 } });
+      expect(one.then).to.deep.equal({ start: { line: 4, col: 2 }, end: { line: 6, col: 13 } });
+      expect(one.others).to.deep.equal([
+        { start: { line: 7, col: 2 }, end: { line: 7, col: 8 } },
+        { start: { line: 8, col: 2 }, end: { line: 9, col: 6 } },
+      ]);
+      expect(one.stmt.end).to.deep.equal({ line: 10, col: 2 });
+      expect(one.thenJumps).to.equal(true);
+      expect(conditionalAt(sw, 8)!.thenJumps).to.equal(false);
+      expect(conditionalAt(sw, 5)!.head.start).to.deep.equal({ line: 5, col: 3 });
+    });
+
     it('finds function definitions and calls', () => {
-      expect(functionsIn(src)).to.deep.equal([{ name: 'f', body: { start: { line: 2, col: 1 }, end: { line: 14, col: 1 } } }]);
+      expect(functionsIn(src)).to.deep.equal([{ name: 'f', line: 1, body: { start: { line: 2, col: 1 }, end: { line: 14, col: 1 } } }]);
       expect(callsIn(src, { start: { line: 13, col: 1 }, end: { line: 13, col: 20 } }, 'g')).to.equal(true);
       expect(callsIn(src, { start: { line: 3, col: 1 }, end: { line: 12, col: 6 } }, 'g')).to.equal(false);
     });
@@ -65,6 +94,8 @@ describe('branch tables', () => {
         ['clamp', 'cov_call', packet(60, 10)],
         ['and', 'cov_compound', packet(5, 6)], ['or', 'cov_compound', packet(1, 9)],
         ['early0', 'cov_early', packet(0)], ['early3', 'cov_early', packet(3)], ['early4', 'cov_early', packet(4)],
+        ['case2', 'cov_switch', packet(2)], ['case2again', 'cov_switch', packet(2)], ['case7', 'cov_switch', packet(7)],
+        ['default', 'cov_switch', packet(9)],
       ];
       t.rec.flush({ title: 'setup' });
       for (const [title, program, data] of runs) {
@@ -82,6 +113,9 @@ describe('branch tables', () => {
         row('EARLY_T', 'cov_early', 'early_if', true), row('EARLY_F', 'cov_early', 'early_if', false),
         row('INLINE_T', 'cov_early', 'inline_if', true), row('INLINE_F', 'cov_early', 'inline_if', false),
         row('SWITCH', 'cov_switch', 'switch', true),
+        row('CASE1', 'cov_switch', 'label1', true), row('CASE2', 'cov_switch', 'label2', true),
+        row('NOT_CASE2', 'cov_switch', 'label2', false), row('CASE7', 'cov_switch', 'label7', true),
+        row('DEFAULT', 'cov_switch', 'label_default', true),
         row('ALIAS', 'sendmsg_like', 'clamp_if', true),
         { id: 'GONE', program: 'x', file: 'bpf/not_loaded.c', line: 3, outcome: true },
       ];
@@ -133,9 +167,18 @@ describe('branch tables', () => {
       expectRow('INLINE_F', 'covered', ['early4'], 1);
     });
 
+    it('a case or default label: true when the switch chose its section', () => {
+      expectRow('CASE1', 'uncovered', [], 0);
+      expectRow('CASE2', 'covered', ['case2', 'case2again'], 2);
+      expectRow('NOT_CASE2', 'covered', ['case7', 'default'], 2);
+      expectRow('CASE7', 'covered', ['case7'], 1);
+      expectRow('DEFAULT', 'covered', ['default'], 1);
+      for (const id of ['CASE1', 'CASE2', 'CASE7', 'DEFAULT']) expect(results.get(id)!.note, id).to.equal(undefined);
+    });
+
     it('says what it cannot tell instead of guessing', () => {
       expectRow('SWITCH', 'ambiguous', [], 0);
-      expect(results.get('SWITCH')!.note).to.match(/no if\/while\/for starts/);
+      expect(results.get('SWITCH')!.note).to.match(/no if\/while\/for or case\/default label starts/);
       expectRow('GONE', 'not-found', [], 0);
       expect(results.get('GONE')!.note).to.match(/in no program loaded under coverage/);
     });

@@ -44,7 +44,7 @@ describe('branch tables (spec/branches/*.json)', () => {
       expect(table.rows.filter((r) => !ids.has(r.id)).map((r) => r.id), `rows without a spec in ${file}`).to.deep.equal([]);
       for (const r of table.rows) {
         const line = readFileSync(r.file, 'utf8').split('\n')[r.line - 1] ?? '';
-        expect(line, `${r.id} at ${r.file}:${r.line}`).to.match(/\b(if|for|while|switch|case)\b|\?/);
+        expect(line, `${r.id} at ${r.file}:${r.line}`).to.match(/\b(if|for|while|switch|case|default)\b|\?/);
       }
     });
   }

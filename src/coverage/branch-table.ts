@@ -6,11 +6,10 @@
 // name, when one of those ran under coverage (if none of them has the branch, the row is
 // not-found); otherwise every program with that branch (a re-hosting harness inlines the program
 // under another name), as the note says.
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { decisions, HOW_NOTE } from './direction';
 import type { ProgramLayout } from './layout';
-import { sourcePath } from './lines';
+import { sourcePath, sourceReader } from './lines';
 import type { TestRecord } from './recorder';
 
 export interface BranchRow {
@@ -84,10 +83,7 @@ export function loadTable(path: string): BranchTable {
 }
 
 export function evaluateTable(tableName: string, table: BranchTable, ctx: RowContext): RowResult[] {
-  const read = ctx.readSource ?? ((file: string) => {
-    const p = resolve(ctx.root, file);
-    return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
-  });
+  const read = ctx.readSource ?? sourceReader(ctx.root);
   return table.rows.map((row) => {
     const names = new Set([row.program, ...(row.programs ?? [])]);
     for (const n of [...names]) {

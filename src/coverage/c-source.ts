@@ -1,6 +1,7 @@
-// Just enough C to find, from a line number, the `if` (or `while`/`for`) that starts there: where
-// its condition is, where its then-block (the loop body) is, where its else-branch is, and where
-// the statement ends. Comments, string and character literals and preprocessor lines are blanked
+// Just enough C to find, from a line number, the `if` (or `while`/`for`, or a `case`/`default`
+// label of a `switch`) that starts there: where its condition is, where its then-block (the loop
+// body, the label's section) is, where its else-branch (the other sections) is, and where the
+// statement ends. Comments, string and character literals and preprocessor lines are blanked
 // first (same offsets), so braces and keywords inside them do not count.
 
 /** 1-based line and column (clang's line_info columns are 1-based bytes). */
@@ -16,15 +17,17 @@ export interface Range {
 }
 
 export interface Conditional {
-  keyword: 'if' | 'while' | 'for';
-  /** Inside the parentheses. */
+  keyword: 'if' | 'while' | 'for' | 'case';
+  /** Inside the parentheses (of the `switch`, for a label). */
   cond: Range;
-  /** From the keyword to the closing parenthesis. */
+  /** From the keyword to the closing parenthesis (`switch (...)` for a label). */
   head: Range;
-  /** The then-statement (loop body). */
+  /** The then-statement (loop body; a label's section: the label up to the next label). */
   then: Range;
   else?: Range;
-  /** The whole statement, else-branch included. */
+  /** A label's row: the switch's other sections, where the condition is false. */
+  others?: Range[];
+  /** The whole statement, else-branch included (the whole switch for a label). */
   stmt: Range;
   /** The then-statement ends with return, goto, break or continue. */
   thenJumps: boolean;
@@ -163,14 +166,17 @@ class Scanner {
   }
 }
 
-/** The first if/while/for that starts on `line`, or undefined. Throws on C it cannot follow. */
+const JUMPS_AT_END = /\b(return|goto|break|continue)\b[^;{}]*;\s*\}?\s*$/;
+
+/** The first if/while/for that starts on `line`, else a case/default label there, or undefined.
+ * Throws on C it cannot follow. */
 export function conditionalAt(source: string, line: number): Conditional | undefined {
   const sc = new Scanner(blank(source));
   const from = sc.lineOffset(line);
   if (from === undefined) return undefined;
   const to = sc.lineOffset(line + 1) ?? sc.s.length;
   const m = /\b(if|while|for)\b/.exec(sc.s.slice(from, to));
-  if (!m) return undefined;
+  if (!m) return labelAt(sc, from, to);
   const keyword = m[1] as Conditional['keyword'];
   const kw = from + m.index;
   const open = sc.skipSpace(kw + keyword.length);
@@ -194,12 +200,63 @@ export function conditionalAt(source: string, line: number): Conditional | undef
     then: { start: sc.pos(thenStart), end: sc.pos(thenEnd) },
     else: elseRange,
     stmt: { start: sc.pos(kw), end: sc.pos(end) },
-    thenJumps: /\b(return|goto|break|continue)\b[^;{}]*;\s*\}?\s*$/.test(body),
+    thenJumps: JUMPS_AT_END.test(body),
+  };
+}
+
+/** A `case ...:` or `default:` label between from and to, as the condition "the switch chose this
+ * section". The switch is the innermost one whose body holds the label; sections are split at
+ * the labels of the body's own level (labels inside nested blocks are not looked for). */
+function labelAt(sc: Scanner, from: number, to: number): Conditional | undefined {
+  const m = /\b(case\b[^:]*|default\s*):/.exec(sc.s.slice(from, to));
+  if (!m) return undefined;
+  const label = from + m.index;
+  let sw: { kw: number; open: number; close: number; body: number; end: number } | undefined;
+  for (const found of sc.s.slice(0, label).matchAll(/\bswitch\b/g)) {
+    const kw = found.index!;
+    const open = sc.skipSpace(kw + 6);
+    if (sc.s[open] !== '(') continue;
+    const close = sc.close(open);
+    const body = sc.skipSpace(close + 1);
+    if (sc.s[body] !== '{') continue;
+    const end = sc.close(body);
+    if (body < label && label < end) sw = { kw, open, close, body, end };
+  }
+  if (!sw) return undefined;
+  const labels: number[] = [];
+  for (let k = sw.body + 1; k < sw.end; k++) {
+    const c = sc.s[k];
+    if (c === '{' || c === '(' || c === '[') k = sc.close(k);
+    else if (/[A-Za-z_]/.test(c) && !/\w/.test(sc.s[k - 1])) {
+      const w = sc.word(k);
+      if ((w === 'case' || w === 'default') && sc.s.indexOf(':', k) < sw.end) labels.push(k);
+      k += w.length - 1;
+    }
+  }
+  const mine = labels.indexOf(label);
+  if (mine < 0) return undefined;
+  const section = (i: number): Range => {
+    let end = (labels[i + 1] ?? sw!.end) - 1;
+    while (end > labels[i] && /\s/.test(sc.s[end])) end--;
+    return { start: sc.pos(labels[i]), end: sc.pos(end) };
+  };
+  const then = section(mine);
+  const endOffset = (r: Range) => (sc.lineOffset(r.end.line) ?? 0) + r.end.col - 1;
+  return {
+    keyword: 'case',
+    cond: { start: sc.pos(sw.open + 1), end: sc.pos(sw.close - 1) },
+    head: { start: sc.pos(sw.kw), end: sc.pos(sw.close) },
+    then,
+    others: labels.map((_, i) => i).filter((i) => i !== mine).map(section),
+    stmt: { start: sc.pos(sw.kw), end: sc.pos(sw.end) },
+    thenJumps: JUMPS_AT_END.test(sc.s.slice(labels[mine], endOffset(then) + 1)),
   };
 }
 
 export interface FunctionDef {
   name: string;
+  /** Line of the name. */
+  line: number;
   /** The body, braces included. */
   body: Range;
 }
@@ -228,8 +285,9 @@ export function functionsIn(source: string): FunctionDef[] {
         if (sc.s[p] === ')') level++;
         else if (sc.s[p] === '(' && --level === 0) break;
       }
-      const m = /([A-Za-z_]\w*)\s*$/.exec(sc.s.slice(Math.max(0, p - 128), p));
-      if (m) out.push({ name: m[1], body: { start: sc.pos(open), end: sc.pos(k) } });
+      const from = Math.max(0, p - 128);
+      const m = /([A-Za-z_]\w*)\s*$/.exec(sc.s.slice(from, p));
+      if (m) out.push({ name: m[1], line: sc.pos(from + m.index).line, body: { start: sc.pos(open), end: sc.pos(k) } });
     }
   }
   return out;

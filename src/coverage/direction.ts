@@ -26,6 +26,9 @@
 // 5. structure (an `if` without else, or a loop, whose then-code has no line of its own, e.g. one
 //    inlined call): with exactly two targets, the one from which the other is reachable is the
 //    true side (the then-code runs and then goes on to where the false side goes directly).
+// A `case`/`default` label is read as the condition "the switch chose this section": its decision
+// jumps are those of the `switch (...)` line, its then-statement is the section, the other
+// sections are its else-branch (rules 1 to 4 apply unchanged).
 // Rules 4 and 5 are inferences and say so in the row's note; when none applies the row is
 // "ambiguous": reported, never guessed, and it fails the check (point the row at another line).
 // Each copy of the code (a function per program; an inlined header in each of its callers) is
@@ -64,7 +67,7 @@ export interface BranchCopy {
 export interface Decisions {
   /** Some program loaded under coverage has code of the file. */
   fileSeen: boolean;
-  /** The C statement was found (if/while/for on that line). */
+  /** The C statement was found (if/while/for, or a case/default label, on that line). */
   statement: boolean;
   copies: BranchCopy[];
   notes: string[];
@@ -118,7 +121,7 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
     try {
       c = conditionalAt(source, line);
       around = functionsIn(source).find((f) => f.body.start.line <= line && f.body.end.line >= line)?.body;
-      if (!c) notes.push(`no if/while/for starts on ${file}:${line}`);
+      if (!c) notes.push(`no if/while/for or case/default label starts on ${file}:${line}`);
     } catch (e) {
       notes.push(`cannot parse the statement at ${file}:${line}: ${(e as Error).message}`);
     }
@@ -142,7 +145,7 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
       const sides: EdgeClass[] = [];
       if (calls(c.head)) sides.push('head');
       if (calls(c.then)) sides.push('then');
-      if (c.else && calls(c.else)) sides.push('else');
+      if ([c.else, ...(c.others ?? [])].some((r) => r && calls(r))) sides.push('else');
       if (calls({ start: c.stmt.end, end: around.end })) sides.push('out');
       const before = comparePos(around.start, c.head.start) < 0 && calls({ start: around.start, end: { line: c.head.start.line, col: c.head.start.col - 1 } });
       evidence.set(def.name, sides.length === 1 && !before ? sides[0] : undefined);
@@ -296,7 +299,7 @@ function classify(p: Position, c: Conditional | undefined): Walked {
   const first = { line: p[1], col: p[2] };
   if (!c) return { cls: 'unknown', first };
   if (within(p, c.then)) return { cls: 'then', first };
-  if (c.else && within(p, c.else)) return { cls: 'else', first };
+  if ([c.else, ...(c.others ?? [])].some((r) => r && within(p, r))) return { cls: 'else', first };
   return { cls: 'out', first };
 }
 
@@ -328,7 +331,7 @@ function decide(cp: Copy, c: Conditional): Sides | undefined {
     const r = ab !== ba ? split((e) => e.target === (ab ? b : a)) : undefined;
     return r && { ...r, how: 'merged jump' };
   }
-  if (c.else || ab === ba) return undefined;
+  if (c.else || c.others || ab === ba) return undefined;
   // The then-code runs and goes on to where the false side goes directly.
   const s = split((e) => e.target === (ab ? a : b));
   return s && { ...s, how: 'structure' };

@@ -11,7 +11,13 @@
 // the conditional jumps of that line in its function (in instruction order). Edge 0 is the jump
 // taken, edge 1 falls through. These are jump directions, not C truth values: clang freely inverts
 // conditions (see branch-table.ts for rows that name a C outcome). Sums over copies, as for lines.
+//
+// Functions: every C function of a source file that has code in some loaded program, inlined or
+// not (BTF knows only the functions that stayed functions); its count is that of the first line
+// of its body that has code, which runs once per call.
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, normalize, relative, resolve } from 'node:path';
+import { functionsIn } from './c-source';
 import type { ProgramLayout } from './layout';
 
 export interface BranchCount {
@@ -55,11 +61,21 @@ function fileEntry(files: Map<string, FileCoverage>, file: string): FileCoverage
   return f;
 }
 
-/** Coverage per source file from every layout and its counter values. */
-export function fileCoverage(layouts: Map<string, ProgramLayout>, counts: Map<string, number[]>, root: string): Map<string, FileCoverage> {
+/** Reads a source file by its sourcePath (relative to root, or absolute); undefined when absent. */
+export function sourceReader(root: string): (file: string) => string | undefined {
+  return (file) => {
+    const p = resolve(root, file);
+    return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
+  };
+}
+
+/** Coverage per source file from every layout and its counter values; function records need the
+ * sources (`read`), a file that cannot be read has none. */
+export function fileCoverage(
+  layouts: Map<string, ProgramLayout>, counts: Map<string, number[]>, root: string, read = sourceReader(root),
+): Map<string, FileCoverage> {
   const files = new Map<string, FileCoverage>();
   const branchAt = new Map<string, BranchCount>();
-  const fnAt = new Map<string, FunctionCount>();
   for (const [key, layout] of layouts) {
     const c = counts.get(key) ?? new Array<number>(layout.counters).fill(0);
     const paths = layout.files.map((f) => sourcePath(f, root));
@@ -94,22 +110,17 @@ export function fileCoverage(layouts: Map<string, ProgramLayout>, counts: Map<st
         const f = fileEntry(files, paths[file]);
         f.lines.set(line, (f.lines.get(line) ?? 0) + hits);
       }
-      if (fn.at && fn.blocks.length > 0) {
-        const path = paths[fn.at[0]];
-        const fk = `${path}:${fn.name}`;
-        let fc = fnAt.get(fk);
-        if (!fc) {
-          fc = { name: fn.name, line: fn.at[1], hits: 0 };
-          fnAt.set(fk, fc);
-          fileEntry(files, path).functions.push(fc);
-        }
-        fc.hits += c[fn.blocks[0].counter];
-      }
     }
   }
   for (const f of files.values()) {
     f.branches.sort((a, b) => a.line - b.line || a.block - b.block);
-    f.functions.sort((a, b) => a.line - b.line || a.name.localeCompare(b.name));
+    const source = read(f.file);
+    if (source === undefined) continue;
+    const withCode = [...f.lines.keys()].sort((a, b) => a - b);
+    for (const def of functionsIn(source)) {
+      const first = withCode.find((l) => l >= def.body.start.line && l <= def.body.end.line);
+      if (first !== undefined) f.functions.push({ name: def.name, line: def.line, hits: f.lines.get(first)! });
+    }
   }
   return files;
 }
