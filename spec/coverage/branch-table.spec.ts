@@ -96,6 +96,7 @@ describe('branch tables', () => {
         ['early0', 'cov_early', packet(0)], ['early3', 'cov_early', packet(3)], ['early4', 'cov_early', packet(4)],
         ['case2', 'cov_switch', packet(2)], ['case2again', 'cov_switch', packet(2)], ['case7', 'cov_switch', packet(7)],
         ['default', 'cov_switch', packet(9)],
+        ['nested_then', 'cov_nested', packet(90)], ['nested_else', 'cov_nested', packet(9)], ['nested_else2', 'cov_nested', packet(10)],
       ];
       t.rec.flush({ title: 'setup' });
       for (const [title, program, data] of runs) {
@@ -116,6 +117,7 @@ describe('branch tables', () => {
         row('CASE1', 'cov_switch', 'label1', true), row('CASE2', 'cov_switch', 'label2', true),
         row('NOT_CASE2', 'cov_switch', 'label2', false), row('CASE7', 'cov_switch', 'label7', true),
         row('DEFAULT', 'cov_switch', 'label_default', true),
+        row('NESTED_T', 'cov_nested', 'nested_if', true), row('NESTED_F', 'cov_nested', 'nested_if', false),
         row('ALIAS', 'sendmsg_like', 'clamp_if', true),
         { id: 'GONE', program: 'x', file: 'bpf/not_loaded.c', line: 3, outcome: true },
       ];
@@ -174,6 +176,13 @@ describe('branch tables', () => {
       expectRow('CASE7', 'covered', ['case7'], 1);
       expectRow('DEFAULT', 'covered', ['default'], 1);
       for (const id of ['CASE1', 'CASE2', 'CASE7', 'DEFAULT']) expect(results.get(id)!.note, id).to.equal(undefined);
+    });
+
+    it('code of a function called in both arms (once through another function) decides neither', () => {
+      expectRow('NESTED_T', 'covered', ['nested_then'], 1);
+      expectRow('NESTED_F', 'covered', ['nested_else', 'nested_else2'], 2);
+      const to = results.get('NESTED_F')!.edges.filter((e) => e.side === 'false').map((e) => e.to.replace(/:\d+$/, ''));
+      expect(to).to.deep.equal([`${SHAPES_SRC}:${line('tock_body')}`]);
     });
 
     it('says what it cannot tell instead of guessing', () => {

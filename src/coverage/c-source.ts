@@ -168,10 +168,22 @@ class Scanner {
 
 const JUMPS_AT_END = /\b(return|goto|break|continue)\b[^;{}]*;\s*\}?\s*$/;
 
+// A report looks at the same few sources once per row and per inlined function: scan each once.
+const scanned = new Map<string, Scanner>();
+function scan(source: string): Scanner {
+  let sc = scanned.get(source);
+  if (!sc) {
+    if (scanned.size >= 64) scanned.clear();
+    sc = new Scanner(blank(source));
+    scanned.set(source, sc);
+  }
+  return sc;
+}
+
 /** The first if/while/for that starts on `line`, else a case/default label there, or undefined.
  * Throws on C it cannot follow. */
 export function conditionalAt(source: string, line: number): Conditional | undefined {
-  const sc = new Scanner(blank(source));
+  const sc = scan(source);
   const from = sc.lineOffset(line);
   if (from === undefined) return undefined;
   const to = sc.lineOffset(line + 1) ?? sc.s.length;
@@ -261,9 +273,21 @@ export interface FunctionDef {
   body: Range;
 }
 
+const functionLists = new Map<string, FunctionDef[]>();
+
 /** Every function definition at file level, with its name. */
 export function functionsIn(source: string): FunctionDef[] {
-  const sc = new Scanner(blank(source));
+  let found = functionLists.get(source);
+  if (!found) {
+    if (functionLists.size >= 64) functionLists.clear();
+    found = findFunctions(source);
+    functionLists.set(source, found);
+  }
+  return found;
+}
+
+function findFunctions(source: string): FunctionDef[] {
+  const sc = scan(source);
   const out: FunctionDef[] = [];
   let depth = 0;
   let open = -1;
@@ -293,10 +317,32 @@ export function functionsIn(source: string): FunctionDef[] {
   return out;
 }
 
-/** Whether `name(` is called inside the range. */
-export function callsIn(source: string, r: Range, name: string): boolean {
-  const sc = new Scanner(blank(source));
+/** Whether one of `names` is called (`name(`) inside the range. */
+export function callsIn(source: string, r: Range, names: string | string[]): boolean {
+  const sc = scan(source);
   const from = (sc.lineOffset(r.start.line) ?? 0) + r.start.col - 1;
   const to = (sc.lineOffset(r.end.line) ?? sc.s.length) + r.end.col;
-  return new RegExp(`\\b${name}\\s*\\(`).test(sc.s.slice(from, to));
+  return new RegExp(`\\b(${[names].flat().join('|')})\\s*\\(`).test(sc.s.slice(from, to));
+}
+
+/** The functions defined in `sources` that call `name`, directly or through each other. */
+export function callersOf(sources: string[], name: string): Set<string> {
+  const bodies: [string, string][] = [];
+  for (const text of sources) {
+    const sc = scan(text);
+    for (const def of functionsIn(text)) {
+      const from = (sc.lineOffset(def.body.start.line) ?? 0) + def.body.start.col - 1;
+      const to = (sc.lineOffset(def.body.end.line) ?? sc.s.length) + def.body.end.col;
+      bodies.push([def.name, sc.s.slice(from, to)]);
+    }
+  }
+  const found = new Set<string>();
+  let targets = [name];
+  while (targets.length > 0) {
+    const call = new RegExp(`\\b(${targets.join('|')})\\s*\\(`);
+    targets = bodies.filter(([n, body]) => n !== name && !found.has(n) && call.test(body)).map(([n]) => n);
+    targets = [...new Set(targets)];
+    for (const n of targets) found.add(n);
+  }
+  return found;
 }

@@ -33,7 +33,7 @@
 // "ambiguous": reported, never guessed, and it fails the check (point the row at another line).
 // Each copy of the code (a function per program; an inlined header in each of its callers) is
 // decided on its own; one undecidable copy makes the row ambiguous.
-import { callsIn, comparePos, Conditional, conditionalAt, FunctionDef, functionsIn, inRange, Pos, Range } from './c-source';
+import { callersOf, callsIn, comparePos, Conditional, conditionalAt, FunctionDef, functionsIn, inRange, Pos, Range } from './c-source';
 import type { FunctionLayout, Position, ProgramLayout } from './layout';
 import { sourcePath } from './lines';
 
@@ -129,8 +129,15 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
   const head: Range = c?.head ?? { start: { line, col: 0 }, end: { line, col: Number.MAX_SAFE_INTEGER } };
 
   // Code inlined from a function that the `if`'s function calls in only one place (condition,
-  // then-statement, else-branch, after the `if`) belongs to that place.
+  // then-statement, else-branch, after the `if`), directly or through other functions, belongs
+  // to that place.
   const defs = new Map<string, FunctionDef[]>();
+  let allSources: string[] | undefined;
+  const sources = () => {
+    allSources ??= [...new Set([...layouts.values()].flatMap((l) => l.files.map((f) => sourcePath(f, root))))]
+      .map(read).filter((t): t is string => t !== undefined);
+    return allSources;
+  };
   const evidence = new Map<string, EdgeClass | undefined>();
   const calleeSide = (path: string, p: Position): EdgeClass | undefined => {
     if (!c || !source || !around) return undefined;
@@ -141,7 +148,8 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
     const def = defs.get(path)!.find((f) => within(p, f.body));
     if (!def) return undefined;
     if (!evidence.has(def.name)) {
-      const calls = (r: Range) => callsIn(source, r, def.name);
+      const callers = [def.name, ...callersOf(sources(), def.name)];
+      const calls = (r: Range) => callsIn(source, r, callers);
       const sides: EdgeClass[] = [];
       if (calls(c.head)) sides.push('head');
       if (calls(c.then)) sides.push('then');
