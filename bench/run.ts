@@ -10,7 +10,7 @@
 // `native` names the key in native.c's output to compare against, or `baseline` measures any
 // other reference (e.g. `node -e 0` for a pre-commit timing); `check` runs once afterwards.
 import { execFileSync } from 'node:child_process';
-import { existsSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Collection, ObjectSpec } from '../src';
@@ -199,6 +199,36 @@ function precommitCases(): Case[] {
   ];
 }
 
+/** The coverage run of `make coverage` (program and mock specs, instrumented, every report
+ * written) beside the same specs run plain. Reports go to build/bench/coverage. */
+function coverageCases(): Case[] {
+  const mocha = path.join(ROOT, 'node_modules/mocha/bin/mocha.js');
+  const specs = 'spec/{programs,mock}/**/*.spec.ts';
+  const out = path.join(ROOT, 'build/bench/coverage');
+  const config = path.join(ROOT, 'build/bench/coverage-config.json');
+  mkdirSync(path.dirname(config), { recursive: true });
+  const own = JSON.parse(readFileSync(path.join(ROOT, '.bpfunit-coverage.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(config, JSON.stringify({ ...own, output: path.relative(ROOT, out) }));
+  const run = (coverage: boolean) => {
+    const env = { ...process.env, BPFUNIT_COVERAGE: coverage ? '1' : '0', BPFUNIT_COVERAGE_CONFIG: config };
+    const extra = coverage ? ['--require', 'ts-node/register', '--require', 'src/coverage/mocha-hooks.ts'] : [];
+    const t0 = process.hrtime.bigint();
+    execFileSync(process.execPath, [mocha, ...extra, '--reporter', 'dot', specs], { cwd: ROOT, env, stdio: 'ignore' });
+    return Number(process.hrtime.bigint() - t0);
+  };
+  return [{
+    name: 'coverage run vs plain run (program + mock specs)',
+    iterations: 5,
+    run: () => run(true),
+    baseline: () => measure('plain', () => run(false), 5).nsPerOp,
+    check: () => {
+      const rows = JSON.parse(readFileSync(path.join(out, 'branch-table.json'), 'utf8')) as { id: string; covered: boolean }[];
+      const open = rows.filter((r) => !r.covered).map((r) => r.id);
+      if (rows.length === 0 || open.length > 0) fail(`coverage run: ${rows.length} rows, uncovered: ${open.join(', ')}`);
+    },
+  }];
+}
+
 function runCases(cases: Case[], iterations: number, native: NativeResult | undefined): Row[] {
   return cases.map((c) => {
     const m = measure(c.name, c.run, c.iterations ?? iterations);
@@ -255,6 +285,7 @@ function main(): void {
     kernel.close();
   }
   rows.push(...runCases(precommitCases(), iterations, undefined));
+  rows.push(...runCases(coverageCases(), iterations, undefined));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const env = { node: process.version, kernel: os.release(), cpus: os.cpus().length, iterations, rounds: ROUNDS, warmup: Math.floor(iterations / 10) };
   if (json) {
@@ -264,7 +295,7 @@ function main(): void {
   console.log(`bpfunit bench: node ${env.node}, kernel ${env.kernel}, ${env.cpus} CPUs; ${iterations} iterations per row ` +
     `(median of ${ROUNDS} rounds after ${env.warmup} warm-up), fixture ${path.relative(ROOT, OBJECT)}`);
   console.log(table(rows));
-  console.log(`(${seconds.toFixed(1)} s; ratio = bpfunit / native, or / \`node -e 0\` for the make rows; timings are informational, nothing is asserted)`);
+  console.log(`(${seconds.toFixed(1)} s; ratio = bpfunit / native, or / \`node -e 0\` for the make rows, or / the plain run for coverage; timings are informational, nothing is asserted)`);
 }
 
 if (require.main === module) {
