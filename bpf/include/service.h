@@ -22,7 +22,9 @@ static __always_inline struct service_value *map_lookup_service(const struct ser
 	return bpf_map_lookup_elem(&km_service, key);
 }
 
-/* Uniform pick among the endpoints of priority 0. */
+/* Uniform pick among the endpoints of priority 0. A subprogram: RANDOM and STRICT each call it,
+ * so the two cases stay apart in the instructions (inlined twice, clang leaves two identical
+ * copies that no line tells apart, and STRICT's cleanup on failure is folded away). */
 static __noinline int lb_random_handle(struct kmesh_context *kctx, __u32 service_id,
 					    const struct service_value *service_v)
 {

@@ -168,17 +168,21 @@ class Scanner {
 
 const JUMPS_AT_END = /\b(return|goto|break|continue)\b[^;{}]*;\s*\}?\s*$/;
 
-// A report looks at the same few sources once per row and per inlined function: scan each once.
-const scanned = new Map<string, Scanner>();
-function scan(source: string): Scanner {
-  let sc = scanned.get(source);
-  if (!sc) {
-    if (scanned.size >= 64) scanned.clear();
-    sc = new Scanner(blank(source));
-    scanned.set(source, sc);
-  }
-  return sc;
+// A report looks at the same few sources once per row and per inlined function: work on each once.
+function perSource<T>(make: (source: string) => T): (source: string) => T {
+  const done = new Map<string, T>();
+  return (source) => {
+    let v = done.get(source);
+    if (v === undefined) {
+      if (done.size >= 64) done.clear();
+      v = make(source);
+      done.set(source, v);
+    }
+    return v;
+  };
 }
+
+const scan = perSource((source) => new Scanner(blank(source)));
 
 /** The first if/while/for that starts on `line`, else a case/default label there, or undefined.
  * Throws on C it cannot follow. */
@@ -241,27 +245,27 @@ function labelAt(sc: Scanner, from: number, to: number): Conditional | undefined
     if (c === '{' || c === '(' || c === '[') k = sc.close(k);
     else if (/[A-Za-z_]/.test(c) && !/\w/.test(sc.s[k - 1])) {
       const w = sc.word(k);
-      if ((w === 'case' || w === 'default') && sc.s.indexOf(':', k) < sw.end) labels.push(k);
+      const colon = sc.s.indexOf(':', k);
+      if ((w === 'case' || w === 'default') && colon >= 0 && colon < sw.end) labels.push(k);
       k += w.length - 1;
     }
   }
   const mine = labels.indexOf(label);
   if (mine < 0) return undefined;
-  const section = (i: number): Range => {
+  const sectionEnd = (i: number) => {
     let end = (labels[i + 1] ?? sw!.end) - 1;
     while (end > labels[i] && /\s/.test(sc.s[end])) end--;
-    return { start: sc.pos(labels[i]), end: sc.pos(end) };
+    return end;
   };
-  const then = section(mine);
-  const endOffset = (r: Range) => (sc.lineOffset(r.end.line) ?? 0) + r.end.col - 1;
+  const section = (i: number): Range => ({ start: sc.pos(labels[i]), end: sc.pos(sectionEnd(i)) });
   return {
     keyword: 'case',
     cond: { start: sc.pos(sw.open + 1), end: sc.pos(sw.close - 1) },
     head: { start: sc.pos(sw.kw), end: sc.pos(sw.close) },
-    then,
+    then: section(mine),
     others: labels.map((_, i) => i).filter((i) => i !== mine).map(section),
     stmt: { start: sc.pos(sw.kw), end: sc.pos(sw.end) },
-    thenJumps: JUMPS_AT_END.test(sc.s.slice(labels[mine], endOffset(then) + 1)),
+    thenJumps: JUMPS_AT_END.test(sc.s.slice(labels[mine], sectionEnd(mine) + 1)),
   };
 }
 
@@ -273,18 +277,8 @@ export interface FunctionDef {
   body: Range;
 }
 
-const functionLists = new Map<string, FunctionDef[]>();
-
 /** Every function definition at file level, with its name. */
-export function functionsIn(source: string): FunctionDef[] {
-  let found = functionLists.get(source);
-  if (!found) {
-    if (functionLists.size >= 64) functionLists.clear();
-    found = findFunctions(source);
-    functionLists.set(source, found);
-  }
-  return found;
-}
+export const functionsIn: (source: string) => FunctionDef[] = perSource(findFunctions);
 
 function findFunctions(source: string): FunctionDef[] {
   const sc = scan(source);

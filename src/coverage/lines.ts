@@ -69,11 +69,10 @@ export function sourceReader(root: string): (file: string) => string | undefined
   };
 }
 
-/** Coverage per source file from every layout and its counter values; function records need the
- * sources (`read`), a file that cannot be read has none. */
-export function fileCoverage(
-  layouts: Map<string, ProgramLayout>, counts: Map<string, number[]>, root: string, read = sourceReader(root),
-): Map<string, FileCoverage> {
+/** Coverage per source file from every layout and its counter values; function records come
+ * from the sources under root (a file that cannot be read has none). */
+export function fileCoverage(layouts: Map<string, ProgramLayout>, counts: Map<string, number[]>, root: string): Map<string, FileCoverage> {
+  const read = sourceReader(root);
   const files = new Map<string, FileCoverage>();
   const branchAt = new Map<string, BranchCount>();
   for (const [key, layout] of layouts) {
