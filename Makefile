@@ -91,7 +91,7 @@ COVERAGE_SPECS := 'spec/{programs,mock}/**/*.spec.ts'
 coverage: deps objects
 	rm -rf coverage
 	BPFUNIT_COVERAGE=1 $(MOCHA) --require ts-node/register --require src/coverage/mocha-hooks.ts --reporter dot $(COVERAGE_SPECS)
-	node -r ts-node/register src/coverage/cli.ts check
+	node -r ts-node/register src/coverage/cli.ts check --quiet --no-html
 
 bench-native: build/bench/native
 build/bench/native: bench/native.c
