@@ -153,7 +153,7 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
       const sides: EdgeClass[] = [];
       if (calls(c.head)) sides.push('head');
       if (calls(c.then)) sides.push('then');
-      if ([c.else, ...(c.others ?? [])].some((r) => r && calls(r))) sides.push('else');
+      if (elseRanges(c).some(calls)) sides.push('else');
       if (calls({ start: c.stmt.end, end: around.end })) sides.push('out');
       const before = comparePos(around.start, c.head.start) < 0 && calls({ start: around.start, end: { line: c.head.start.line, col: c.head.start.col - 1 } });
       evidence.set(def.name, sides.length === 1 && !before ? sides[0] : undefined);
@@ -303,11 +303,16 @@ function walk(
   return results.reduce((a, r) => (RANK[r.cls] > RANK[a.cls] ? r : a));
 }
 
+/** Where the condition is false: the else-branch, or a label's other sections. */
+function elseRanges(c: Conditional): Range[] {
+  return c.others ?? (c.else ? [c.else] : []);
+}
+
 function classify(p: Position, c: Conditional | undefined): Walked {
   const first = { line: p[1], col: p[2] };
   if (!c) return { cls: 'unknown', first };
   if (within(p, c.then)) return { cls: 'then', first };
-  if ([c.else, ...(c.others ?? [])].some((r) => r && within(p, r))) return { cls: 'else', first };
+  if (elseRanges(c).some((r) => within(p, r))) return { cls: 'else', first };
   return { cls: 'out', first };
 }
 

@@ -61,11 +61,16 @@ function fileEntry(files: Map<string, FileCoverage>, file: string): FileCoverage
   return f;
 }
 
-/** Reads a source file by its sourcePath (relative to root, or absolute); undefined when absent. */
+/** Reads a source file by its sourcePath (relative to root, or absolute); undefined when absent.
+ * Each file is read once per reader (a report asks for the same few files once per row). */
 export function sourceReader(root: string): (file: string) => string | undefined {
+  const texts = new Map<string, string | undefined>();
   return (file) => {
-    const p = resolve(root, file);
-    return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
+    if (!texts.has(file)) {
+      const p = resolve(root, file);
+      texts.set(file, existsSync(p) ? readFileSync(p, 'utf8') : undefined);
+    }
+    return texts.get(file);
   };
 }
 
