@@ -34,27 +34,36 @@ export const CMD_NAMES: Record<number, string> = {
 
 export const ATTR_SIZE = 160;
 
+/** Written just past the reserved payload before every call and checked after it. */
+const CANARY = 0x6270_6675_6e69_7421n;
+const GUARD = 8;
+
 /** The process-wide scratch buffer. Calls are synchronous, so one is enough. */
 class Scratch {
   buf: Buffer;
   base: bigint;
+  /** End of the region the current call reserved (attr + payload). */
+  private end = ATTR_SIZE;
 
   constructor(size: number) {
     this.buf = Buffer.alloc(size);
     this.base = addressOf(this.buf);
   }
 
-  /** Makes room for `payload` bytes after the attr, zeroes the attr and returns the buffer.
-   * The payload region is not cleared: callers write every byte they pass to the kernel. */
+  /** Reserves `payload` bytes after the attr, zeroes the attr and returns the buffer. The payload
+   * must hold every byte the kernel may write for the call, not only what the caller wants back.
+   * It is not cleared: callers write every byte they pass to the kernel. */
   prepare(payload: number): Buffer {
-    const need = ATTR_SIZE + payload;
-    if (need > this.buf.length) {
+    const end = ATTR_SIZE + payload;
+    if (end + GUARD > this.buf.length) {
       let size = this.buf.length;
-      while (size < need) size *= 2;
+      while (size < end + GUARD) size *= 2;
       this.buf = Buffer.alloc(size);
       this.base = addressOf(this.buf);
     }
     this.buf.fill(0, 0, ATTR_SIZE);
+    this.buf.writeBigUInt64LE(CANARY, end);
+    this.end = end;
     return this.buf;
   }
 
@@ -67,20 +76,46 @@ class Scratch {
   ptrOffset(payloadOffset: number): number {
     return ATTR_SIZE + payloadOffset;
   }
+
+  /** A kernel write past the reservation is a bpfunit bug: stop before anyone reads the bytes. */
+  checkGuard(cmd: Cmd): void {
+    if (this.buf.readBigUInt64LE(this.end) !== CANARY) {
+      throw new Error(`bpfunit bug: ${CMD_NAMES[cmd] ?? cmd} wrote past the ${this.end - ATTR_SIZE} payload bytes reserved for it`);
+    }
+  }
 }
 
 export const scratch = new Scratch(1 << 16);
 
-/** Runs cmd over the scratch attr; returns the result or -errno, never throws. */
+/** Runs cmd over the scratch attr; returns the result or -errno, never throws for the kernel's
+ * errors (it throws only when the kernel wrote past what prepare() reserved). */
 export function bpfRaw(cmd: Cmd, attrSize: number): { value: number; errno: number } {
-  return bpfSyscall(cmd, scratch.buf, attrSize);
+  if (attrSize > ATTR_SIZE) throw new Error(`bpfunit bug: ${CMD_NAMES[cmd] ?? cmd} attr of ${attrSize} bytes`);
+  const r = bpfSyscall(cmd, scratch.buf, attrSize);
+  try {
+    scratch.checkGuard(cmd);
+  } catch (e) {
+    if (r.value >= 0 && FD_RESULT.has(cmd)) closeFd(r.value);
+    throw e;
+  }
+  return r;
 }
+
+/** Commands whose result is a new fd. */
+const FD_RESULT = new Set<Cmd>([Cmd.MAP_CREATE, Cmd.PROG_LOAD, Cmd.BTF_LOAD]);
 
 /** Runs cmd over the scratch attr; throws a typed error on failure. */
 export function bpf(cmd: Cmd, attrSize: number, what = ''): number {
-  const r = bpfSyscall(cmd, scratch.buf, attrSize);
+  const r = bpfRaw(cmd, attrSize);
   if (r.value < 0) throw syscallError(cmd, r.errno, what);
   return r.value;
+}
+
+/** Throws when the kernel reports writing more bytes than were reserved for an output. */
+export function checkWritten(cmd: Cmd, written: number, reserved: number, what: string): void {
+  if (written > reserved) {
+    throw new Error(`bpfunit bug: ${CMD_NAMES[cmd] ?? cmd} reports ${written} bytes of ${what}, ${reserved} were reserved`);
+  }
 }
 
 export function syscallError(cmd: Cmd, errno: number, what: string): SyscallError {
