@@ -1,12 +1,14 @@
 // A loaded object: its BTF, every map (data sections filled, .rodata frozen) and the programs
 // asked for. close() releases every fd it opened, also when loading fails half-way.
 import { BtfKind } from '../btf/btf';
-import { InputError, SyscallError } from '../errors';
+import { InputError } from '../errors';
 import type { MapSpec } from '../object/maps';
 import type { ObjectSpec, ProgramSpec } from '../object/object';
-import { bpfRaw, closeFd, Cmd, scratch, syscallError } from '../sys/bpf';
+import { closeFd } from '../sys/bpf';
+import { loadBtf } from './btf';
 import { BpfMap } from './map';
 import { Program } from './program';
+import { bytes, Bytes } from '../validate';
 
 export interface CollectionOptions {
   /** Load only these programs (others may be invalid for their own type); default: all. */
@@ -58,7 +60,8 @@ export class Collection {
     const c = new Collection(spec);
     c.hook = hook;
     try {
-      c.btfFd = loadBtf(spec);
+      const btf = spec.btfForKernel();
+      c.btfFd = btf && loadBtf(btf, spec.name);
       for (const m of maps) {
         const map = BpfMap.create(m, { btfFd: m.needsBtf ? c.btfFd : undefined });
         c.maps.set(m.name, map);
@@ -130,7 +133,8 @@ export class Collection {
     return all.subarray(g.offset, g.offset + g.size);
   }
 
-  writeGlobal(name: string, value: Buffer): void {
+  writeGlobal(name: string, valueBytes: Bytes): void {
+    const value = bytes(valueBytes, `global ${name}`);
     const g = this.global(name);
     if (value.length !== g.size) throw new InputError(`global ${name} is ${g.size} bytes, got ${value.length}`);
     const all = g.map.lookup(Buffer.alloc(4))!;
@@ -150,33 +154,4 @@ export class Collection {
       this.btfFd = undefined;
     }
   }
-}
-
-/** Loads the object's BTF so maps can use it and the verifier can cite source lines. */
-function loadBtf(spec: ObjectSpec): number | undefined {
-  const bytes = spec.btfForKernel();
-  if (!bytes) return undefined;
-  const attempt = (logSize: number) => {
-    const buf = scratch.prepare(bytes.length + logSize);
-    bytes.copy(buf, scratch.ptrOffset(0));
-    buf.writeBigUInt64LE(scratch.ptr(0), 0);
-    buf.writeUInt32LE(bytes.length, 16);
-    if (logSize) {
-      buf.fill(0, scratch.ptrOffset(bytes.length), scratch.ptrOffset(bytes.length + logSize));
-      buf.writeBigUInt64LE(scratch.ptr(bytes.length), 8);
-      buf.writeUInt32LE(logSize, 20);
-      buf.writeUInt32LE(1, 24);
-    }
-    const r = bpfRaw(Cmd.BTF_LOAD, 32);
-    const at = scratch.ptrOffset(bytes.length);
-    const end = buf.indexOf(0, at);
-    return { r, log: logSize ? buf.toString('utf8', at, end < 0 ? at + logSize : Math.min(end, at + logSize)) : '' };
-  };
-  let res = attempt(0);
-  if (res.r.value >= 0) return res.r.value;
-  if (res.r.errno === 1) throw syscallError(Cmd.BTF_LOAD, res.r.errno, '');
-  res = attempt(1 << 20);
-  if (res.r.value >= 0) return res.r.value;
-  const last = res.log.trim().split('\n').slice(-3).join(' | ');
-  throw new SyscallError('BPF_BTF_LOAD', res.r.errno, `the kernel rejected the object's BTF: ${last || 'no log'}`);
 }
