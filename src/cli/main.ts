@@ -3,6 +3,7 @@ import { BpfUnitError, InputError, VerifierError } from '../errors';
 import { Collection } from '../kernel/collection';
 import { mapTypeName } from '../object/maps';
 import { ObjectSpec } from '../object/object';
+import { U32_MAX } from '../validate';
 
 const USAGE = `usage:
   bpfunit load OBJ [--prog NAME]...
@@ -49,7 +50,8 @@ export function parseArgs(argv: string[]): Args {
       case '--repeat': {
         runOnly();
         const n = Number(value);
-        if (!Number.isInteger(n) || n < 1) throw new UsageError(`--repeat needs a positive integer, got '${value}'`);
+        // The kernel's repeat is a u32: a larger count is bad usage, not a failed run.
+        if (!Number.isInteger(n) || n < 1 || n > U32_MAX) throw new UsageError(`--repeat needs a positive integer, got '${value}' (from 1 to ${U32_MAX})`);
         args.repeat = n;
         break;
       }

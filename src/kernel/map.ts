@@ -3,26 +3,41 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../errors';
 import { MapSpec, MapType, mapTypeName } from '../object/maps';
 import { bpf, bpfRaw, Cmd, scratch, syscallError } from '../sys/bpf';
+import { bytes, Bytes, integer, U32_MAX } from '../validate';
 import { FdHandle } from './fd';
 
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
+
+/** Keys and values one BPF_MAP_UPDATE_BATCH call carries at most; longer lists take several. */
+const MAX_BATCH_BYTES = 16 << 20;
+/** Entries one updateBatch() takes at most (a bound on the memory its checks use). */
+const MAX_BATCH_ENTRIES = 1 << 24;
 
 const ENOENT = 2;
 const EINVAL = 22;
 const ENOTSUPP = 524;
 const EOPNOTSUPP = 95;
 
-const PER_CPU = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH]);
+/** Not in MapType, but an object may declare one: its values are per-CPU too. */
+const PERCPU_CGROUP_STORAGE = 21;
+const PER_CPU = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE]);
 /** Types whose values are fds or kernel objects: userspace cannot read them back as bytes. */
 const NO_LOOKUP = new Set<number>([MapType.PROG_ARRAY, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY]);
 
+/** How many CPUs a mask like "0-3" or "0,2-5" lists: the kernel packs a per-CPU value for each
+ * possible CPU in turn (num_possible_cpus()), so gaps in the numbering take no room. */
+export function countCpus(mask: string): number {
+  let n = 0;
+  for (const range of mask.trim().split(',')) {
+    const [from, to = from] = range.split('-').map(Number);
+    n += to - from + 1;
+  }
+  return n;
+}
+
 let possibleCpus: number | undefined;
 function cpuCount(): number {
-  if (possibleCpus === undefined) {
-    // "0-3" or "0,2-5": the highest index + 1 is what per-CPU values are sized by.
-    const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
-    possibleCpus = Math.max(...text.split(',').map((r) => Number(r.split('-').pop()))) + 1;
-  }
+  possibleCpus ??= countCpus(readFileSync('/sys/devices/system/cpu/possible', 'utf8'));
   return possibleCpus;
 }
 
@@ -78,16 +93,19 @@ export class BpfMap extends FdHandle {
     if (this.closed) throw new InputError(`map ${this.name} is closed`);
   }
 
-  private checkKey(key: Buffer): void {
-    if (key.length !== this.spec.keySize) {
-      throw new InputError(`map ${this.name}: key is ${key.length} bytes, the map's keys are ${this.spec.keySize}`);
+  /** The key as a Buffer, of the map's key size. */
+  private checkKey(key: unknown): Buffer {
+    const k = bytes(key, `map ${this.name}: key`);
+    if (k.length !== this.spec.keySize) {
+      throw new InputError(`map ${this.name}: key is ${k.length} bytes, the map's keys are ${this.spec.keySize}`);
     }
+    return k;
   }
 
   /** The value for key, or undefined when there is none. */
-  lookup(key: Buffer): Buffer | undefined {
+  lookup(keyBytes: Bytes): Buffer | undefined {
     this.live();
-    this.checkKey(key);
+    const key = this.checkKey(keyBytes);
     if (NO_LOOKUP.has(this.spec.type)) throw new InputError(`map ${this.name}: ${mapTypeName(this.spec.type)} values cannot be read from userspace`);
     const k = this.spec.keySize;
     const buf = scratch.prepare(k + this.valueBytes);
@@ -102,9 +120,11 @@ export class BpfMap extends FdHandle {
     return Buffer.from(buf.subarray(at, at + this.valueBytes));
   }
 
-  update(key: Buffer, value: Buffer, flags: number = UpdateFlags.ANY): void {
+  update(keyBytes: Bytes, valueBytes: Bytes, flags: number = UpdateFlags.ANY): void {
     this.live();
-    this.checkKey(key);
+    const key = this.checkKey(keyBytes);
+    const value = bytes(valueBytes, `map ${this.name}: value`);
+    flags = integer(flags, `map ${this.name}: flags`, 0, U32_MAX);
     const valueLen = this.spec.type === MapType.PROG_ARRAY ? 4 : this.valueBytes;
     if (value.length !== valueLen) {
       throw new InputError(`map ${this.name}: value is ${value.length} bytes, the map's values are ${valueLen}`);
@@ -124,9 +144,9 @@ export class BpfMap extends FdHandle {
   }
 
   /** Deletes key; false when it was not there. */
-  delete(key: Buffer): boolean {
+  delete(keyBytes: Bytes): boolean {
     this.live();
-    this.checkKey(key);
+    const key = this.checkKey(keyBytes);
     const buf = scratch.prepare(this.spec.keySize);
     // The kernel wants nothing after the key pointer for a delete.
     buf.writeUInt32LE(this.fd, 0);
@@ -187,8 +207,15 @@ export class BpfMap extends FdHandle {
   }
 
   /** Writes many entries in one syscall where the kernel supports it (falls back per element). */
-  updateBatch(entries: [Buffer, Buffer][], flags: number = UpdateFlags.ANY): void {
+  updateBatch(list: [Bytes, Bytes][], flags: number = UpdateFlags.ANY): void {
     this.live();
+    const entries = this.checkEntries(list);
+    flags = integer(flags, `map ${this.name}: flags`, 0, U32_MAX);
+    const per = Math.max(1, Math.floor(MAX_BATCH_BYTES / (this.spec.keySize + this.valueBytes)));
+    if (entries.length > per) {
+      for (let i = 0; i < entries.length; i += per) this.updateBatch(entries.slice(i, i + per), flags);
+      return;
+    }
     if (entries.length === 0) return;
     const k = this.spec.keySize;
     const v = this.valueBytes;
@@ -213,6 +240,16 @@ export class BpfMap extends FdHandle {
       throw syscallError(Cmd.MAP_UPDATE_BATCH, r.errno, `map ${this.name}`);
     }
     for (const [key, value] of entries) this.update(key, value, flags);
+  }
+
+  /** The pairs of an updateBatch() list, as Buffers. */
+  private checkEntries(list: unknown): [Buffer, Buffer][] {
+    if (!Array.isArray(list)) throw new InputError(`map ${this.name}: updateBatch takes an array of [key, value] pairs`);
+    if (list.length > MAX_BATCH_ENTRIES) throw new InputError(`map ${this.name}: updateBatch takes at most ${MAX_BATCH_ENTRIES} entries, got ${list.length}`);
+    return list.map((pair: unknown, i) => {
+      if (!Array.isArray(pair) || pair.length !== 2) throw new InputError(`map ${this.name}: updateBatch entry ${i} is not a [key, value] pair`);
+      return [this.checkKey(pair[0]), bytes(pair[1], `map ${this.name}: value of entry ${i}`)];
+    });
   }
 
   /** Makes the map read-only for userspace (programs still read it). */
