@@ -9,7 +9,7 @@ const ENOSPC = 28;
 const EPERM = 1;
 
 /** Loads `bytes` (a .BTF blob) and returns its fd; `what` names the object in errors. */
-export function loadBtf(bytes: Buffer, what: string): number {
+export function loadBtfBlob(bytes: Buffer, what: string): number {
   const attempt = (logSize: number) => {
     const buf = scratch.prepare(bytes.length + logSize);
     bytes.copy(buf, scratch.ptrOffset(0));

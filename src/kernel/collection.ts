@@ -5,7 +5,7 @@ import { InputError } from '../errors';
 import type { MapSpec } from '../object/maps';
 import type { ObjectSpec, ProgramSpec } from '../object/object';
 import { closeFd } from '../sys/bpf';
-import { loadBtf } from './btf';
+import { loadBtfBlob } from './btf';
 import { BpfMap } from './map';
 import { Program } from './program';
 import { bytes, Bytes } from '../validate';
@@ -60,8 +60,7 @@ export class Collection {
     const c = new Collection(spec);
     c.hook = hook;
     try {
-      const btf = spec.btfForKernel();
-      c.btfFd = btf && loadBtf(btf, spec.name);
+      c.btfFd = loadBtf(spec);
       for (const m of maps) {
         const map = BpfMap.create(m, { btfFd: m.needsBtf ? c.btfFd : undefined });
         c.maps.set(m.name, map);
@@ -154,4 +153,10 @@ export class Collection {
       this.btfFd = undefined;
     }
   }
+}
+
+/** Loads the object's BTF so maps can use it and the verifier can cite source lines. */
+function loadBtf(spec: ObjectSpec): number | undefined {
+  const bytes = spec.btfForKernel();
+  return bytes && loadBtfBlob(bytes, spec.name);
 }

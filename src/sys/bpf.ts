@@ -111,17 +111,17 @@ export function bpf(cmd: Cmd, attrSize: number, what = ''): number {
   return r.value;
 }
 
+export function syscallError(cmd: Cmd, errno: number, what: string): SyscallError {
+  const name = CMD_NAMES[cmd] ?? `bpf command ${cmd}`;
+  if (errno === 1 || errno === 13) return new PermissionError(name, errno);
+  return new SyscallError(name, errno, what);
+}
+
 /** Throws when the kernel reports writing more bytes than were reserved for an output. */
 export function checkWritten(cmd: Cmd, written: number, reserved: number, what: string): void {
   if (written > reserved) {
     throw new Error(`bpfunit bug: ${CMD_NAMES[cmd] ?? cmd} reports ${written} bytes of ${what}, ${reserved} were reserved`);
   }
-}
-
-export function syscallError(cmd: Cmd, errno: number, what: string): SyscallError {
-  const name = CMD_NAMES[cmd] ?? `bpf command ${cmd}`;
-  if (errno === 1 || errno === 13) return new PermissionError(name, errno);
-  return new SyscallError(name, errno, what);
 }
 
 export { closeFd };
