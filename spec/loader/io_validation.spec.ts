@@ -80,6 +80,14 @@ describe('argument validation', () => {
       expectThrow(() => hash.updateBatch(huge), InputError, /at most 16777216 entries/);
     });
 
+    it('a hand-built map spec with flags -1 or 1.5, or a negative size: InputError before any syscall', () => {
+      const spec = { name: 'io_bad', type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 4, flags: 0, needsBtf: false };
+      expectThrow(() => BpfMap.create({ ...spec, flags: -1 }), InputError, /map io_bad: flags must be an integer from 0 to 4294967295, got -1/);
+      expectThrow(() => BpfMap.create({ ...spec, flags: 1.5 }), InputError, /flags must be an integer .* got 1.5/);
+      expectThrow(() => BpfMap.create({ ...spec, keySize: -4 }), InputError, /keySize must be an integer/);
+      expectThrow(() => BpfMap.create({ ...spec, maxEntries: 2 ** 32 }), InputError, /maxEntries must be an integer/);
+    });
+
     it('accepts Uint8Array keys and values in update, lookup, delete and updateBatch', () => {
       const key = new Uint8Array([5, 0, 0, 0]);
       hash.update(key, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), UpdateFlags.ANY);

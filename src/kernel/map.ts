@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../errors';
 import { MapSpec, MapType, mapTypeName } from '../object/maps';
 import { bpf, bpfRaw, Cmd, scratch, syscallError } from '../sys/bpf';
-import { bytes, Bytes, integer, U32_MAX } from '../validate';
+import { bytes, Bytes, integer, name, U32_MAX } from '../validate';
 import { FdHandle } from './fd';
 
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
@@ -69,6 +69,7 @@ export class BpfMap extends FdHandle {
   }
 
   static create(spec: MapSpec, opts: MapCreateOptions = {}): BpfMap {
+    checkSpec(spec);
     const buf = scratch.prepare(0);
     buf.writeUInt32LE(spec.type, 0);
     buf.writeUInt32LE(spec.keySize, 4);
@@ -258,6 +259,14 @@ export class BpfMap extends FdHandle {
     const buf = scratch.prepare(0);
     buf.writeUInt32LE(this.fd, 0);
     bpf(Cmd.MAP_FREEZE, 8, `map ${this.name}`);
+  }
+}
+
+/** A spec built by hand (not parsed from an object) gets the checks the parser makes. */
+function checkSpec(spec: MapSpec): void {
+  const what = `map ${name(spec.name, 'map name')}`;
+  for (const field of ['type', 'keySize', 'valueSize', 'maxEntries', 'flags'] as const) {
+    integer(spec[field], `${what}: ${field}`, 0, U32_MAX);
   }
 }
 
