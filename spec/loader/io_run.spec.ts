@@ -76,6 +76,18 @@ describe('test runs write only into reserved room (io_runs)', () => {
     expectThrow(() => coll.program('io_raw').run({ ctx: u64(1), repeat: 2 }), InputError, /no data and no repeat/);
     expectThrow(() => coll.program('io_raw').run({ ctx: u64(1), ctxOutSize: 8 }), InputError, /write no output context/);
   });
+
+  it('sk_lookup takes a context shorter than struct bpf_sk_lookup and gets the whole 72-byte struct back', () => {
+    const ctx = Buffer.alloc(64); // up to and including local_port
+    ctx.writeUInt32LE(2, 8); // family AF_INET
+    ctx.writeUInt32LE(6, 12); // protocol TCP
+    ctx.writeUInt32LE(80, 60); // local_port
+    const pass = coll.program('io_lookup').run({ ctx });
+    expect([pass.retval, pass.ctx?.length, pass.ctx?.readUInt32LE(60)]).to.deep.equal([1, 72, 80]);
+    ctx.writeUInt32LE(81, 60);
+    expect(coll.program('io_lookup').run({ ctx }).retval).to.equal(0);
+    expectThrow(() => coll.program('io_lookup').run({ ctx, data: pattern(14) }), InputError, /SK_LOOKUP test runs take no packet data/);
+  });
 });
 
 describe('repeat runs each time on what the previous run left (io_runs)', () => {
