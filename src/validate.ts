@@ -8,7 +8,7 @@ export const U32_MAX = 0xffffffff;
 /** What the API takes wherever it reads bytes. */
 export type Bytes = Buffer | Uint8Array;
 
-function describe(value: unknown): string {
+function shown(value: unknown): string {
   if (typeof value === 'string') return `the string '${value.length > 32 ? `${value.slice(0, 32)}...` : value}'`;
   if (typeof value === 'bigint') return `${value}n`;
   if (Array.isArray(value)) return `an array of ${value.length}`;
@@ -20,7 +20,7 @@ function describe(value: unknown): string {
 /** An integer from min to max. */
 export function integer(value: unknown, what: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InputError(`${what} must be an integer from ${min} to ${max}, got ${describe(value)}`);
+    throw new InputError(`${what} must be an integer from ${min} to ${max}, got ${shown(value)}`);
   }
   return value;
 }
@@ -29,7 +29,7 @@ export function integer(value: unknown, what: string, min: number, max: number):
 export function bytes(value: unknown, what: string): Buffer {
   if (Buffer.isBuffer(value)) return value;
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  throw new InputError(`${what} must be a Buffer or Uint8Array, got ${describe(value)}`);
+  throw new InputError(`${what} must be a Buffer or Uint8Array, got ${shown(value)}`);
 }
 
 export function optionalBytes(value: unknown, what: string): Buffer | undefined {
@@ -38,6 +38,6 @@ export function optionalBytes(value: unknown, what: string): Buffer | undefined 
 
 /** A name of a program, map or global. */
 export function name(value: unknown, what: string): string {
-  if (typeof value !== 'string') throw new InputError(`${what} must be a string, got ${describe(value)}`);
+  if (typeof value !== 'string') throw new InputError(`${what} must be a string, got ${shown(value)}`);
   return value;
 }
