@@ -236,7 +236,7 @@ const MOCHA = path.join(ROOT, 'node_modules/mocha/bin/mocha.js');
 
 /** The program suite run once with every bpf() call counted (bench/count-syscalls.ts): calls per
  * test, and what they were. Counted, not timed. */
-function syscallRows(): Row[] {
+export function syscallRows(): Row[] {
   const report = path.join(ROOT, 'build/bench/syscalls.json');
   mkdirSync(path.dirname(report), { recursive: true });
   execFileSync(process.execPath, [MOCHA, '--require', 'ts-node/register', '--require', 'bench/count-syscalls.ts', '--reporter', 'dot', 'spec/programs/**/*.spec.ts'], {
@@ -261,7 +261,7 @@ function syscallRows(): Row[] {
 
 /** N generated cases of one re-hosted program in one spec file, for growing N: time per case
  * (first case to last, mocha's own per-test work included) and bpf() calls per case. */
-function scalingRows(): Row[] {
+export function scalingRows(): Row[] {
   const dir = path.join(ROOT, 'build/bench');
   mkdirSync(dir, { recursive: true });
   const rows: Row[] = [];
