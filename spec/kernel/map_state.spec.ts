@@ -55,6 +55,12 @@ describe('map state: iteration, size bound, globals as mapped memory', () => {
       expect(hexes(table.keys())).to.deep.equal(Array.from({ length: 32 }, (_, k) => u32(k * 7 + 1).toString('hex')).sort());
     });
 
+    it('walks a map type without batch lookups key by key, each key once (prog array)', () => {
+      const jumps = coll.map('jumps');
+      const seen = [...jumps.keys()].map((k) => k.readUInt32LE(0));
+      expect(seen).to.deep.equal([0, 1, 2, 3]);
+    });
+
     it('entries() is the same snapshot, with values', () => {
       const table = filled();
       const entries = table.entries();

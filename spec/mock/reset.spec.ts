@@ -92,3 +92,20 @@ describe('Harness reset: back to the state the object was loaded in', () => {
     });
   });
 });
+
+describe('a re-hosted case (reset, configure the mocks, run, read the recordings)', () => {
+  const h = useHarness('build/fixtures/tag_harness.o', ['xdp_tag']);
+
+  it('costs one bpf() call, the test run: globals are memory', () => {
+    h().run('xdp_tag', { data: Buffer.from('warm up the case....') });
+    const calls = callsOf(() => {
+      h().reset();
+      h().mocks.setMsgSocket({ family: 2 });
+      h().mocks.pushDataFails(-12);
+      const out = h().run('xdp_tag', { data: Buffer.from('hello from bpfunit') }).data.toString();
+      expect(out).to.equal('hello from bpfunit');
+      expect(h().mocks.msgCalls()).to.deep.equal([{ op: 1, start: 0, len: 4, flags: 0n, ret: -12n }]);
+    });
+    expect(calls.total).to.equal(1);
+  });
+});
