@@ -135,6 +135,13 @@ describe('map state: iteration, size bound, globals as mapped memory', () => {
       expect(() => data.mappedValue()).to.throw(InputError, /closed/);
     });
 
+    it('unmaps the sections when a load fails after mapping them', () => {
+      const before = bpfMappings();
+      const failing = { prepare: (_: unknown, programs: never[]) => ({ maps: [], programs }), loaded: () => { throw new Error('refused by the hook'); } };
+      expect(() => Collection.load(ObjectSpec.fromFile(OBJ), { programs: [], hook: failing })).to.throw('refused by the hook');
+      expect(bpfMappings()).to.equal(before);
+    });
+
     it('counts every bpf() call by command', () => {
       const runs = bpfCallCount(Cmd.PROG_TEST_RUN);
       const total = bpfCallCount();
