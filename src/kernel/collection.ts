@@ -127,7 +127,7 @@ export class Collection {
    * put there, every other map empty (arrays zeroed). Only what may have changed is touched: the
    * keys written through bpfunit, and, when a test run happened since, the maps programs use (a
    * batch call each). Maps a tool added (coverage counters) and maps userspace cannot empty
-   * (ring buffers, perf event arrays, local storage) are left alone. */
+   * (ring buffers, perf event arrays, local storage, bloom filters) are left alone. */
   reset(): void {
     const runs = bpfCallCount(Cmd.PROG_TEST_RUN);
     const ran = runs !== this.runsAtReset;

@@ -23,7 +23,7 @@ const ARRAYS = new Set<number>([MapType.ARRAY, MapType.PERCPU_ARRAY]);
 const HASHES = new Set<number>([MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH]);
 /** Values are fds of other kernel objects: programs use them (tail calls, redirects) but the
  * verifier never lets a program write them, so only userspace changes these maps. */
-const FD_ARRAYS = new Set<number>([
+const FD_MAPS = new Set<number>([
   MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.ARRAY_OF_MAPS,
   MapType.HASH_OF_MAPS, MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP,
 ]);
@@ -52,7 +52,7 @@ export function kernelBytes(spec: MapSpec): number {
 
 /** Whether a program using the map can change its contents. */
 export function programsCanWrite(spec: MapSpec): boolean {
-  return !FD_ARRAYS.has(spec.type);
+  return !FD_MAPS.has(spec.type);
 }
 
 export interface MapCreateOptions {
@@ -348,7 +348,7 @@ export class BpfMap extends FdHandle {
     }
     if (written.size === 0) return;
     if (initial.length === 0 && ARRAYS.has(this.spec.type)) this.zeroKeys([...written.values()]);
-    else if (initial.length === 0 && !FD_ARRAYS.has(this.spec.type)) this.clear();
+    else if (initial.length === 0 && !FD_MAPS.has(this.spec.type)) this.clear();
     else {
       const init = new Map(initial.map(([k, val]) => [k.toString('hex'), val]));
       for (const [hex, key] of written) {
