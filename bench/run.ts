@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from '
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Collection, ObjectSpec } from '../src';
-import { addressOf } from '../src/sys/ffi';
+import { addressOf, closeFd } from '../src/sys/ffi';
 import { casesSpec } from './cases';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -164,6 +164,12 @@ function kernelCases(): { cases: Case[]; close: () => void } {
       run: () => {
         sink += Number(addressOf(data) & 1n);
       },
+    },
+    {
+      // The form every bpf() call now takes: integer arguments only (the scratch buffer's address
+      // rather than the Buffer), here with the cheapest syscall there is, close(-1) = EBADF.
+      name: 'ffi-rs call, integer arguments, close(-1)',
+      run: () => closeFd(-1),
     },
   ];
   return {
