@@ -19,7 +19,12 @@ export function mapShared(fd: number, bytes: number, writable: boolean, what: st
   const length = Math.ceil(bytes / pageSize) * pageSize;
   const r = mmapRaw(length, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd);
   if (r.errno) throw new SyscallError('mmap', r.errno, what);
-  return { memory: bufferAt(r.addr, length), addr: r.addr, length };
+  try {
+    return { memory: bufferAt(r.addr, length), addr: r.addr, length };
+  } catch (e) {
+    munmapRaw(r.addr, length);
+    throw e;
+  }
 }
 
 export function unmap(m: Mapping): void {
