@@ -14,7 +14,8 @@ import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from '
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Collection, ObjectSpec } from '../src';
-import { addressOf } from '../src/sys/ffi';
+import { addressOf, closeFd } from '../src/sys/ffi';
+import { casesSpec } from './cases';
 
 const ROOT = path.resolve(__dirname, '..');
 const OBJECT = path.join(ROOT, 'build/fixtures/bench_trivial.o');
@@ -62,7 +63,9 @@ export interface Case {
 
 export interface Row {
   operation: string;
+  /** ns per op, or a count when `unit` says what is counted. */
   bpfunitNs: number;
+  unit?: string;
   nativeNs: number | undefined;
   /** bpfunit / native. */
   ratio: number | undefined;
@@ -162,6 +165,12 @@ function kernelCases(): { cases: Case[]; close: () => void } {
         sink += Number(addressOf(data) & 1n);
       },
     },
+    {
+      // The form every bpf() call now takes: integer arguments only (the scratch buffer's address
+      // rather than the Buffer), here with the cheapest syscall there is, close(-1) = EBADF.
+      name: 'ffi-rs call, integer arguments, close(-1)',
+      run: () => closeFd(-1),
+    },
   ];
   return {
     cases,
@@ -229,6 +238,53 @@ function coverageCases(): Case[] {
   }];
 }
 
+const MOCHA = path.join(ROOT, 'node_modules/mocha/bin/mocha.js');
+
+/** The program suite run once with every bpf() call counted (bench/count-syscalls.ts): calls per
+ * test, and what they were. Counted, not timed. */
+export function syscallRows(): Row[] {
+  const report = path.join(ROOT, 'build/bench/syscalls.json');
+  mkdirSync(path.dirname(report), { recursive: true });
+  execFileSync(process.execPath, [MOCHA, '--require', 'ts-node/register', '--require', 'bench/count-syscalls.ts', '--reporter', 'dot', 'spec/programs/**/*.spec.ts'], {
+    cwd: ROOT, env: { ...process.env, BPFUNIT_SYSCALL_REPORT: report }, stdio: 'ignore',
+  });
+  const r = JSON.parse(readFileSync(report, 'utf8')) as { tests: number; total: number; perCommand: Record<string, number> };
+  if (r.tests === 0) fail('syscalls: no test passed');
+  const c = (name: string) => r.perCommand[`BPF_${name}`] ?? 0;
+  // Each frozen .rodata costs one UPDATE_ELEM and one FREEZE at load.
+  const load = c('MAP_CREATE') + c('PROG_LOAD') + c('BTF_LOAD') + 2 * c('MAP_FREEZE') + c('OBJ_GET_INFO_BY_FD');
+  const batches = c('MAP_LOOKUP_AND_DELETE_BATCH') + c('MAP_UPDATE_BATCH') + c('MAP_DELETE_BATCH') + c('MAP_LOOKUP_BATCH');
+  const elems = c('MAP_LOOKUP_ELEM') + c('MAP_UPDATE_ELEM') - c('MAP_FREEZE') + c('MAP_DELETE_ELEM') + c('MAP_GET_NEXT_KEY');
+  const row = (operation: string, n: number): Row => ({ operation, bpfunitNs: round(n / r.tests, 2), unit: 'calls', nativeNs: undefined, ratio: undefined, iterations: r.tests });
+  return [
+    row(`bpf() syscalls per test over the program suite (${r.total} for ${r.tests} tests)`, r.total),
+    row('  of which test runs', c('PROG_TEST_RUN')),
+    row('  of which map elements the specs write or read', elems),
+    row('  of which batch calls (resets, snapshots)', batches),
+    row('  of which loads (maps, BTF, programs)', load),
+  ];
+}
+
+/** N generated cases of one re-hosted program in one spec file, for growing N: time per case
+ * (first case to last, mocha's own per-test work included) and bpf() calls per case. */
+export function scalingRows(): Row[] {
+  const dir = path.join(ROOT, 'build/bench');
+  mkdirSync(dir, { recursive: true });
+  const rows: Row[] = [];
+  for (const n of [100, 1000, 10000]) {
+    const spec = path.join(dir, `cases-${n}.spec.ts`);
+    const report = path.join(dir, `cases-${n}.json`);
+    writeFileSync(spec, casesSpec(n, ROOT));
+    execFileSync(process.execPath, [MOCHA, '--reporter', 'dot', spec], { cwd: ROOT, env: { ...process.env, BPFUNIT_CASES_REPORT: report }, stdio: 'ignore' });
+    const r = JSON.parse(readFileSync(report, 'utf8')) as { cases: number; ns: number; median: number; calls: number };
+    if (r.cases !== n) fail(`scaling: ${r.cases} cases reported, ${n} generated`);
+    rows.push({ operation: `${n} generated cases of one program: time per case (mean)`, bpfunitNs: round(r.ns / n, 1), nativeNs: undefined, ratio: undefined, iterations: n });
+    rows.push({ operation: `${n} generated cases of one program: time per case (median)`, bpfunitNs: round(r.median, 1), nativeNs: undefined, ratio: undefined, iterations: n });
+    rows.push({ operation: `${n} generated cases of one program: bpf() calls per case`, bpfunitNs: round(r.calls / n, 2), unit: 'calls', nativeNs: undefined, ratio: undefined, iterations: n });
+  }
+  return rows;
+}
+
 function runCases(cases: Case[], iterations: number, native: NativeResult | undefined): Row[] {
   return cases.map((c) => {
     const m = measure(c.name, c.run, c.iterations ?? iterations);
@@ -251,7 +307,7 @@ function round(n: number, digits: number): number {
 function table(rows: Row[]): string {
   const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '-' : n.toFixed(digits).replace(/\B(?=(\d{3})+(?!\d))/g, ','));
   const head = ['operation', 'bpfunit ns/op', 'native ns/op', 'ratio'];
-  const body = rows.map((r) => [r.operation, fmt(r.bpfunitNs), fmt(r.nativeNs), r.ratio === undefined ? '-' : `${r.ratio.toFixed(1)}x`]);
+  const body = rows.map((r) => [r.operation, r.unit ? `${r.bpfunitNs} ${r.unit}` : fmt(r.bpfunitNs), fmt(r.nativeNs), r.ratio === undefined ? '-' : `${r.ratio.toFixed(1)}x`]);
   const widths = head.map((h, k) => Math.max(h.length, ...body.map((b) => b[k].length)));
   const line = (cells: string[]) => '| ' + cells.map((c, k) => (k === 0 ? c.padEnd(widths[k]) : c.padStart(widths[k]))).join(' | ') + ' |';
   const rule = '|' + widths.map((w, k) => (k === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
@@ -284,6 +340,8 @@ function main(): void {
   } finally {
     kernel.close();
   }
+  rows.push(...syscallRows());
+  rows.push(...scalingRows());
   rows.push(...runCases(precommitCases(), iterations, undefined));
   rows.push(...runCases(coverageCases(), iterations, undefined));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

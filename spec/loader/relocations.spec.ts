@@ -10,6 +10,7 @@ import { expectThrow, fixture, u32 } from './helpers';
 const LD_IMM64 = 0x18;
 const BPF_PSEUDO_MAP_VALUE = 2;
 const BPF_F_RDONLY_PROG = 0x80;
+const BPF_F_MMAPABLE = 0x400;
 
 describe('data relocations (loader_data)', () => {
   let spec: ObjectSpec;
@@ -19,17 +20,17 @@ describe('data relocations (loader_data)', () => {
   });
 
   describe('ObjectSpec', () => {
-    it('turns each non-empty data section into a 1-entry ARRAY map of the section size', () => {
+    it('turns each non-empty data section into a 1-entry mmapable ARRAY map of the section size', () => {
       const byName = Object.fromEntries(spec.maps.map((m) => [m.name, [m.type, m.keySize, m.valueSize, m.maxEntries, m.flags]]));
       // sizes: .data holds four ints, .rodata two, .bss two, .data.custom one; the strings
       // "bpfunit!" and "xyz" with their NULs; one 16-byte constant.
       expect(byName).to.deep.equal({
-        '.data': [2, 4, 16, 1, 0],
-        '.rodata': [2, 4, 8, 1, BPF_F_RDONLY_PROG],
-        '.bss': [2, 4, 8, 1, 0],
-        '.data.custom': [2, 4, 4, 1, 0],
-        '.rodata.str1.1': [2, 4, 13, 1, BPF_F_RDONLY_PROG],
-        '.rodata.cst16': [2, 4, 16, 1, BPF_F_RDONLY_PROG],
+        '.data': [2, 4, 16, 1, BPF_F_MMAPABLE],
+        '.rodata': [2, 4, 8, 1, BPF_F_RDONLY_PROG | BPF_F_MMAPABLE],
+        '.bss': [2, 4, 8, 1, BPF_F_MMAPABLE],
+        '.data.custom': [2, 4, 4, 1, BPF_F_MMAPABLE],
+        '.rodata.str1.1': [2, 4, 13, 1, BPF_F_RDONLY_PROG | BPF_F_MMAPABLE],
+        '.rodata.cst16': [2, 4, 16, 1, BPF_F_RDONLY_PROG | BPF_F_MMAPABLE],
       });
     });
 

@@ -2,11 +2,12 @@
 // asked for. close() releases every fd it opened, also when loading fails half-way.
 import { BtfKind } from '../btf/btf';
 import { InputError } from '../errors';
-import type { MapSpec } from '../object/maps';
+import { MapSpec, MapType } from '../object/maps';
 import type { ObjectSpec, ProgramSpec } from '../object/object';
-import { closeFd } from '../sys/bpf';
+import { closeFd, Cmd } from '../sys/bpf';
+import { bpfCallCount } from '../sys/ffi';
 import { loadBtfBlob } from './btf';
-import { BpfMap } from './map';
+import { BpfMap, DEFAULT_MAX_MAP_BYTES, kernelBytes, programsCanWrite } from './map';
 import { Program } from './program';
 import { bytes, Bytes } from '../validate';
 
@@ -15,6 +16,9 @@ export interface CollectionOptions {
   programs?: string[];
   /** Replaces Collection.defaultHook for this load; null loads without any hook. */
   hook?: CollectionHook | null;
+  /** The most key and value memory one map may ask the kernel for, in bytes (default 1 GiB): a
+   * larger map is refused before any syscall. */
+  maxMapBytes?: number;
 }
 
 /** Lets a tool (coverage instrumentation) rewrite programs before they load, add maps, and see
@@ -39,6 +43,13 @@ export interface GlobalVariable {
 export class Collection {
   readonly programs = new Map<string, Program>();
   readonly maps = new Map<string, BpfMap>();
+  /** Maps some loaded program refers to, so a test run may have changed them. */
+  private readonly usedByPrograms = new Set<string>();
+  /** Each map's C-initialised entries (prog array slots), written again by reset(). */
+  private readonly initial = new Map<string, [Buffer, Buffer][]>();
+  /** BPF_PROG_TEST_RUN calls made by the process when the state was last the loaded one. */
+  private runsAtReset = 0;
+  private readonly globals = new Map<string, GlobalVariable>();
   private btfFd: number | undefined;
   private closed = false;
   private hook: CollectionHook | undefined;
@@ -57,6 +68,9 @@ export class Collection {
       wanted = prepared.programs;
       maps = [...maps, ...prepared.maps];
     }
+    const limit = opts.maxMapBytes ?? DEFAULT_MAX_MAP_BYTES;
+    if (!(limit >= 0) || !Number.isSafeInteger(limit)) throw new InputError(`maxMapBytes must be a whole number of bytes >= 0, got ${limit}`);
+    checkMapSizes(maps, limit);
     const c = new Collection(spec);
     c.hook = hook;
     try {
@@ -64,15 +78,26 @@ export class Collection {
       for (const m of maps) {
         const map = BpfMap.create(m, { btfFd: m.needsBtf ? c.btfFd : undefined });
         c.maps.set(m.name, map);
-        if (m.data) {
+        if (m.data?.freeze) {
+          // Written once and frozen: the kernel refuses writable mappings of it, and reading it
+          // by syscall is rare enough.
           map.update(Buffer.alloc(4), m.data.contents);
-          if (m.data.freeze) map.freeze();
+          map.freeze();
+        } else if (m.data) {
+          map.mapMemory(true);
+          m.data.contents.copy(map.mappedValue());
         }
       }
+      const mapFd = (n: string) => {
+        c.usedByPrograms.add(n);
+        return c.map(n).fd;
+      };
       for (const p of wanted) {
-        c.programs.set(p.name, Program.load(p, { btfFd: c.btfFd, mapFd: (n) => c.map(n).fd }));
+        c.programs.set(p.name, Program.load(p, { btfFd: c.btfFd, mapFd }));
       }
       c.fillProgramSlots();
+      for (const m of c.maps.values()) m.markLoaded();
+      c.runsAtReset = bpfCallCount(Cmd.PROG_TEST_RUN);
       hook?.loaded?.(c);
     } catch (e) {
       c.close();
@@ -92,8 +117,33 @@ export class Collection {
         const fd = Buffer.alloc(4);
         fd.writeUInt32LE(prog.fd);
         this.map(m.name).update(key, fd);
+        const init = this.initial.get(m.name) ?? [];
+        init.push([key, fd]);
+        this.initial.set(m.name, init);
       }
     }
+  }
+
+  /** Brings the object's maps back to the state they were loaded in: data sections to the bytes
+   * the object was compiled with (memory copies), prog array slots to the programs the C source
+   * put there, every other map empty (arrays zeroed). Only what may have changed is touched: the
+   * keys written through bpfunit, and, when a test run happened since, the maps programs use (a
+   * batch call each). Maps a tool added (coverage counters) and maps userspace cannot empty
+   * (ring buffers, perf event arrays, local storage, bloom filters) are left alone. */
+  reset(): void {
+    const runs = bpfCallCount(Cmd.PROG_TEST_RUN);
+    const ran = runs !== this.runsAtReset;
+    for (const spec of this.spec.maps) {
+      const map = this.map(spec.name);
+      if (spec.data) {
+        if (!spec.data.freeze) spec.data.contents.copy(map.mappedValue());
+        continue;
+      }
+      if (NOT_RESETTABLE.has(spec.type)) continue;
+      const programsRan = ran && this.usedByPrograms.has(spec.name) && programsCanWrite(spec);
+      map.restore(this.initial.get(spec.name) ?? [], programsRan);
+    }
+    this.runsAtReset = runs;
   }
 
   program(name: string): Program {
@@ -110,6 +160,12 @@ export class Collection {
 
   /** Where a global variable lives, found through the object's BTF. */
   global(name: string): GlobalVariable {
+    let g = this.globals.get(name);
+    if (!g) this.globals.set(name, (g = this.findGlobal(name)));
+    return g;
+  }
+
+  private findGlobal(name: string): GlobalVariable {
     const btf = this.spec.btf;
     if (btf) {
       for (const sec of btf.types) {
@@ -126,19 +182,21 @@ export class Collection {
     throw new InputError(`no global variable named '${name}' in the data sections of ${this.spec.name}`);
   }
 
+  /** A copy of a global's bytes: read from the mapped section (no syscall), or by lookup for a
+   * frozen .rodata section. */
   readGlobal(name: string): Buffer {
     const g = this.global(name);
-    const all = g.map.lookup(Buffer.alloc(4))!;
-    return all.subarray(g.offset, g.offset + g.size);
+    const all = g.map.mapped ? g.map.mappedValue() : g.map.lookup(Buffer.alloc(4))!;
+    return Buffer.from(all.subarray(g.offset, g.offset + g.size));
   }
 
+  /** Writes a global into the mapped section: programs see it at once, no syscall. */
   writeGlobal(name: string, valueBytes: Bytes): void {
     const value = bytes(valueBytes, `global ${name}`);
     const g = this.global(name);
+    if (g.map.spec.data?.freeze) throw new InputError(`global ${name} is in ${g.map.name}, which is read-only (frozen after loading)`);
     if (value.length !== g.size) throw new InputError(`global ${name} is ${g.size} bytes, got ${value.length}`);
-    const all = g.map.lookup(Buffer.alloc(4))!;
-    value.copy(all, g.offset);
-    g.map.update(Buffer.alloc(4), all);
+    value.copy(g.map.mappedValue(), g.offset);
   }
 
   close(): void {
@@ -151,6 +209,19 @@ export class Collection {
       for (const m of this.maps.values()) m.close();
       if (this.btfFd !== undefined) closeFd(this.btfFd);
       this.btfFd = undefined;
+    }
+  }
+}
+
+/** Map types whose contents userspace can neither read nor empty (records, sockets' storage). */
+const NOT_RESETTABLE = new Set<number>([MapType.RINGBUF, MapType.PERF_EVENT_ARRAY, MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE, MapType.BLOOM_FILTER]);
+
+/** Refuses, before any syscall, a map that asks the kernel for more memory than `limit`. */
+function checkMapSizes(maps: MapSpec[], limit: number): void {
+  for (const m of maps) {
+    const bytes = kernelBytes(m);
+    if (bytes > limit) {
+      throw new InputError(`map ${m.name} asks the kernel for ${bytes} bytes (${m.maxEntries} entries of ${m.keySize}-byte keys and ${m.valueSize}-byte values), more than maxMapBytes (${limit})`);
     }
   }
 }

@@ -4,12 +4,11 @@ import { InputError } from '../errors';
 import { MapSpec, MapType, mapTypeName } from '../object/maps';
 import { bpf, bpfRaw, Cmd, scratch, syscallError } from '../sys/bpf';
 import { bytes, Bytes, integer, name, U32_MAX } from '../validate';
+import { mapShared, Mapping, unmap } from '../sys/mmap';
 import { FdHandle } from './fd';
 
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
 
-/** Keys and values one BPF_MAP_UPDATE_BATCH call carries at most; longer lists take several. */
-const MAX_BATCH_BYTES = 16 << 20;
 /** Entries one updateBatch() takes at most (a bound on the memory its checks use). */
 const MAX_BATCH_ENTRIES = 1 << 24;
 
@@ -17,12 +16,27 @@ const ENOENT = 2;
 const EINVAL = 22;
 const ENOTSUPP = 524;
 const EOPNOTSUPP = 95;
+const ENOSPC = 28;
 
 /** Not in MapType, but an object may declare one: its values are per-CPU too. */
 const PERCPU_CGROUP_STORAGE = 21;
 const PER_CPU = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE]);
 /** Types whose values are fds or kernel objects: userspace cannot read them back as bytes. */
 const NO_LOOKUP = new Set<number>([MapType.PROG_ARRAY, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY]);
+/** Every index always exists; "empty" means zeroed. */
+const ARRAYS = new Set<number>([MapType.ARRAY, MapType.PERCPU_ARRAY]);
+/** Hash maps, which the kernel can look up and delete in batches. */
+const HASHES = new Set<number>([MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH]);
+/** Values are fds of other kernel objects: programs use them (tail calls, redirects) but the
+ * verifier never lets a program write them, so only userspace changes these maps. */
+const FD_MAPS = new Set<number>([
+  MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.ARRAY_OF_MAPS,
+  MapType.HASH_OF_MAPS, MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP,
+]);
+/** Bytes one batch call moves at most (keys and values), so no scratch buffer grows past it. */
+const BATCH_BYTES = 16 << 20;
+/** Default bound on the key and value memory a map may ask the kernel for. */
+export const DEFAULT_MAX_MAP_BYTES = 1 << 30;
 
 /** How many CPUs a mask like "0-3" or "0,2-5" lists: the kernel packs a per-CPU value for each
  * possible CPU in turn (num_possible_cpus()), so gaps in the numbering take no room. */
@@ -41,6 +55,19 @@ function cpuCount(): number {
   return possibleCpus;
 }
 
+/** Bytes of keys and values the kernel sets aside for a map of this spec (what
+ * CollectionOptions.maxMapBytes bounds). A ring buffer's max_entries is its size in bytes. */
+export function kernelBytes(spec: MapSpec): number {
+  if (spec.type === MapType.RINGBUF) return spec.maxEntries;
+  const value = PER_CPU.has(spec.type) ? Math.ceil(spec.valueSize / 8) * 8 * cpuCount() : spec.valueSize;
+  return (spec.keySize + value) * spec.maxEntries;
+}
+
+/** Whether a program using the map can change its contents. */
+export function programsCanWrite(spec: MapSpec): boolean {
+  return !FD_MAPS.has(spec.type);
+}
+
 export interface MapCreateOptions {
   btfFd?: number;
 }
@@ -55,6 +82,10 @@ export function kernelName(name: string): string {
 export class BpfMap extends FdHandle {
   /** Bytes of one value as userspace sees it (per-CPU maps hold one value per possible CPU). */
   readonly valueBytes: number;
+  /** The values mapped into this process (mmapable data sections). */
+  private mapping: Mapping | undefined;
+  /** Keys written through this handle since markLoaded() (by hex), or 'all' after clear(). */
+  private written: Map<string, Buffer> | 'all' = new Map();
 
   private constructor(
     readonly spec: MapSpec,
@@ -135,6 +166,7 @@ export class BpfMap extends FdHandle {
     writeElemAttr(buf, this.fd, k, flags);
     key.copy(buf, scratch.ptrOffset(0));
     value.copy(buf, scratch.ptrOffset(k));
+    this.noteWrite(key);
     const r = bpfRaw(Cmd.MAP_UPDATE_ELEM, 32);
     if (r.value < 0) {
       if (r.errno === 1 && this.spec.data?.freeze) {
@@ -153,6 +185,7 @@ export class BpfMap extends FdHandle {
     buf.writeUInt32LE(this.fd, 0);
     buf.writeBigUInt64LE(scratch.ptr(0), 8);
     key.copy(buf, scratch.ptrOffset(0));
+    this.noteWrite(key);
     const r = bpfRaw(Cmd.MAP_DELETE_ELEM, 16);
     if (r.value < 0) {
       if (r.errno === ENOENT) return false;
@@ -161,12 +194,36 @@ export class BpfMap extends FdHandle {
     return true;
   }
 
-  /** Every key, in the kernel's order. */
-  *keys(): Generator<Buffer> {
+  /** The keys present when called, in the kernel's order. The keys are all read first (in
+   * batches where the kernel has batch lookups), so deleting or inserting while iterating changes
+   * nothing about what is yielded: each key present at the call comes exactly once, and the
+   * iteration always ends. */
+  keys(): IterableIterator<Buffer> {
     this.live();
+    const batched = this.batchSnapshot(Cmd.MAP_LOOKUP_BATCH);
+    return (batched ? batched.map(([k]) => k) : this.walkKeys())[Symbol.iterator]();
+  }
+
+  /** Every [key, value] pair present when called (a snapshot, like keys()). */
+  entries(): [Buffer, Buffer][] {
+    this.live();
+    const batched = this.batchSnapshot(Cmd.MAP_LOOKUP_BATCH);
+    if (batched) return batched;
+    const out: [Buffer, Buffer][] = [];
+    for (const key of this.walkKeys()) {
+      const value = this.lookup(key);
+      if (value) out.push([key, value]);
+    }
+    return out;
+  }
+
+  /** Every key by BPF_MAP_GET_NEXT_KEY, one call per key. Nothing else runs meanwhile, and a map
+   * holds at most max_entries keys, so the walk is bounded by that. */
+  private walkKeys(): Buffer[] {
     const k = this.spec.keySize;
+    const keys: Buffer[] = [];
     let prev: Buffer | undefined;
-    for (;;) {
+    while (keys.length < Math.max(this.spec.maxEntries, 1)) {
       const buf = scratch.prepare(2 * k);
       buf.writeUInt32LE(this.fd, 0);
       // A NULL key asks for the first one.
@@ -177,34 +234,182 @@ export class BpfMap extends FdHandle {
       buf.writeBigUInt64LE(scratch.ptr(k), 16);
       const r = bpfRaw(Cmd.MAP_GET_NEXT_KEY, 32);
       if (r.value < 0) {
-        if (r.errno === ENOENT) return;
+        if (r.errno === ENOENT) break;
         throw syscallError(Cmd.MAP_GET_NEXT_KEY, r.errno, `map ${this.name}`);
       }
       const at = scratch.ptrOffset(k);
       prev = Buffer.from(buf.subarray(at, at + k));
-      yield prev;
+      keys.push(prev);
     }
+    return keys;
   }
 
-  /** Every [key, value] pair. Keys are collected first, so deleting while iterating is safe. */
-  entries(): [Buffer, Buffer][] {
+  /** Every entry through BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH, which also empties the
+   * map), as many per call as BATCH_BYTES allows; undefined when the kernel has no such batch
+   * operation for this map type. */
+  private batchSnapshot(cmd: Cmd.MAP_LOOKUP_BATCH | Cmd.MAP_LOOKUP_AND_DELETE_BATCH): [Buffer, Buffer][] | undefined {
+    if (!HASHES.has(this.spec.type) && !ARRAYS.has(this.spec.type)) return undefined;
+    const k = this.spec.keySize;
+    const v = this.valueBytes;
+    // The batch cursor is a bucket index for hashes, a key for arrays: room for either.
+    const tok = Math.ceil(Math.max(k, 8) / 8) * 8;
+    let count = Math.max(1, Math.min(this.spec.maxEntries, Math.floor(BATCH_BYTES / (k + v))));
+    let cursor: Buffer | undefined;
     const out: [Buffer, Buffer][] = [];
-    for (const key of [...this.keys()]) {
-      const value = this.lookup(key);
-      if (value) out.push([key, value]);
+    for (;;) {
+      const buf = scratch.prepare(2 * tok + count * (k + v));
+      const keysAt = 2 * tok;
+      const valuesAt = keysAt + count * k;
+      if (cursor) {
+        cursor.copy(buf, scratch.ptrOffset(0));
+        buf.writeBigUInt64LE(scratch.ptr(0), 0);
+      }
+      buf.writeBigUInt64LE(scratch.ptr(tok), 8);
+      buf.writeBigUInt64LE(scratch.ptr(keysAt), 16);
+      buf.writeBigUInt64LE(scratch.ptr(valuesAt), 24);
+      buf.writeUInt32LE(count, 32);
+      buf.writeUInt32LE(this.fd, 36);
+      const r = bpfRaw(cmd, 56);
+      if (r.value < 0 && r.errno !== ENOENT) {
+        if (!cursor && out.length === 0 && (r.errno === EINVAL || r.errno === ENOTSUPP || r.errno === EOPNOTSUPP)) return undefined;
+        // A hash bucket holds more entries than fit in one call: ask for more at once.
+        if (r.errno === ENOSPC && count < this.spec.maxEntries) {
+          count = Math.min(this.spec.maxEntries, count * 2);
+          continue;
+        }
+        throw syscallError(cmd, r.errno, `map ${this.name}`);
+      }
+      const got = buf.readUInt32LE(32);
+      for (let i = 0; i < got; i++) {
+        const ka = scratch.ptrOffset(keysAt + i * k);
+        const va = scratch.ptrOffset(valuesAt + i * v);
+        out.push([Buffer.from(buf.subarray(ka, ka + k)), Buffer.from(buf.subarray(va, va + v))]);
+      }
+      if (r.value < 0) return out; // ENOENT: the walk reached the end
+      cursor = Buffer.from(buf.subarray(scratch.ptrOffset(tok), scratch.ptrOffset(2 * tok)));
     }
-    return out;
   }
 
-  /** Empties a hash-like map; zeroes every element of an array-like one. */
+  /** Empties a hash-like map; zeroes every element of an array-like one. A batch call per
+   * BATCH_BYTES of entries for arrays and hashes; one call per entry present for other types. */
   clear(): void {
-    const keys = [...this.keys()];
-    if (this.spec.type === MapType.ARRAY || this.spec.type === MapType.PERCPU_ARRAY) {
-      const zero = Buffer.alloc(this.valueBytes);
-      for (const key of keys) this.update(key, zero);
+    this.live();
+    this.written = 'all';
+    const type = this.spec.type;
+    if (ARRAYS.has(type)) return this.zeroRange(0, this.spec.maxEntries);
+    if (HASHES.has(type) && this.batchSnapshot(Cmd.MAP_LOOKUP_AND_DELETE_BATCH)) return;
+    if (type === MapType.QUEUE || type === MapType.STACK) return this.drain();
+    for (const key of this.walkKeys()) this.delete(key);
+  }
+
+  /** Pops a queue or stack until it is empty. */
+  private drain(): void {
+    for (let n = 0; n <= this.spec.maxEntries; n++) {
+      const buf = scratch.prepare(this.valueBytes);
+      buf.writeUInt32LE(this.fd, 0);
+      buf.writeBigUInt64LE(scratch.ptr(0), 16);
+      const r = bpfRaw(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, 32);
+      if (r.value >= 0) continue;
+      if (r.errno === ENOENT) return;
+      throw syscallError(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, r.errno, `map ${this.name}`);
+    }
+  }
+
+  /** Zeroes array indices [from, to) with BPF_MAP_UPDATE_BATCH. */
+  private zeroRange(from: number, to: number): void {
+    const indices = (first: number, n: number, buf: Buffer, at: number) => {
+      for (let i = 0; i < n; i++) buf.writeUInt32LE(first + i, at + 4 * i);
+    };
+    this.zeroBatches(to - from, (done, n, buf, at) => indices(from + done, n, buf, at));
+  }
+
+  /** Zeroes the given array keys with BPF_MAP_UPDATE_BATCH. */
+  private zeroKeys(keys: Buffer[]): void {
+    this.zeroBatches(keys.length, (done, n, buf, at) => {
+      for (let i = 0; i < n; i++) keys[done + i].copy(buf, at + 4 * i);
+    });
+  }
+
+  private zeroBatches(total: number, writeKeys: (done: number, n: number, buf: Buffer, at: number) => void): void {
+    const v = this.valueBytes;
+    const per = Math.max(1, Math.floor(BATCH_BYTES / (4 + v)));
+    for (let done = 0; done < total; done += per) {
+      const n = Math.min(per, total - done);
+      const buf = scratch.prepare(n * (4 + v));
+      writeKeys(done, n, buf, scratch.ptrOffset(0));
+      buf.fill(0, scratch.ptrOffset(n * 4), scratch.ptrOffset(n * (4 + v)));
+      buf.writeBigUInt64LE(scratch.ptr(0), 16);
+      buf.writeBigUInt64LE(scratch.ptr(n * 4), 24);
+      buf.writeUInt32LE(n, 32);
+      buf.writeUInt32LE(this.fd, 36);
+      bpf(Cmd.MAP_UPDATE_BATCH, 56, `map ${this.name}`);
+    }
+  }
+
+  /** Forgets the writes made so far: the map's current contents are its loaded state. */
+  markLoaded(): void {
+    this.written = new Map();
+  }
+
+  /** Back to the loaded state: empty (arrays zeroed) plus the `initial` entries, undoing what was
+   * written through this handle since markLoaded() or the last restore, and everything when
+   * `programsRan` (a program that can write the map ran meanwhile). Costs a batch call (arrays,
+   * hashes) or a call per key written (other types), nothing when nothing changed. */
+  restore(initial: [Buffer, Buffer][], programsRan: boolean): void {
+    this.live();
+    const written = this.written;
+    this.written = new Map();
+    if (programsRan || written === 'all') {
+      this.clear();
+      for (const [key, value] of initial) this.update(key, value);
+      this.written = new Map();
       return;
     }
-    for (const key of keys) this.delete(key);
+    if (written.size === 0) return;
+    if (initial.length === 0 && ARRAYS.has(this.spec.type)) this.zeroKeys([...written.values()]);
+    else if (initial.length === 0 && !FD_MAPS.has(this.spec.type)) this.clear();
+    else {
+      const init = new Map(initial.map(([k, val]) => [k.toString('hex'), val]));
+      for (const [hex, key] of written) {
+        const value = init.get(hex);
+        if (value) this.update(key, value);
+        else this.delete(key);
+      }
+    }
+    this.written = new Map();
+  }
+
+  private noteWrite(key: Buffer): void {
+    if (this.written !== 'all') this.written.set(key.toString('hex'), Buffer.from(key));
+  }
+
+  /** Maps the map's values into this process (a BPF_F_MMAPABLE array), read-write or read-only. */
+  mapMemory(writable: boolean): void {
+    this.live();
+    const bytes = Math.ceil(this.spec.valueSize / 8) * 8 * this.spec.maxEntries;
+    this.mapping = mapShared(this.fd, bytes, writable, `map ${this.name}`);
+  }
+
+  /** The first value of a mapped array as live kernel memory: writes reach programs at once. Valid
+   * only until close() (the memory is unmapped then), so use it and let go; never hand it out. */
+  mappedValue(): Buffer {
+    this.live();
+    if (!this.mapping) throw new InputError(`map ${this.name} is not mapped into memory`);
+    return this.mapping.memory.subarray(0, this.spec.valueSize);
+  }
+
+  get mapped(): boolean {
+    return this.mapping !== undefined && !this.closed;
+  }
+
+  override close(): void {
+    const m = this.mapping;
+    this.mapping = undefined;
+    try {
+      if (m) unmap(m);
+    } finally {
+      super.close();
+    }
   }
 
   /** Writes many entries in one syscall where the kernel supports it (falls back per element). */
@@ -212,7 +417,7 @@ export class BpfMap extends FdHandle {
     this.live();
     const entries = this.checkEntries(list);
     flags = integer(flags, `map ${this.name}: flags`, 0, U32_MAX);
-    const per = Math.max(1, Math.floor(MAX_BATCH_BYTES / (this.spec.keySize + this.valueBytes)));
+    const per = Math.max(1, Math.floor(BATCH_BYTES / (this.spec.keySize + this.valueBytes)));
     if (entries.length > per) {
       for (let i = 0; i < entries.length; i += per) this.updateBatch(entries.slice(i, i + per), flags);
       return;
@@ -225,6 +430,7 @@ export class BpfMap extends FdHandle {
       if (value.length !== v) throw new InputError(`map ${this.name}: value is ${value.length} bytes, the map's values are ${v}`);
     }
     const n = entries.length;
+    for (const [key] of entries) this.noteWrite(key);
     const buf = scratch.prepare(n * (k + v));
     buf.writeBigUInt64LE(scratch.ptr(0), 16);
     buf.writeBigUInt64LE(scratch.ptr(n * k), 24);

@@ -1,108 +1,86 @@
 // A loaded test object whose state is reset before every test: data sections back to the bytes
-// the object was compiled with, every iterable map emptied. Globals (mock configuration and
-// recorded calls) are read and written by name through the object's BTF, and writes are batched:
-// a section is written once, just before the next run.
+// the object was compiled with, maps back to how they were loaded (Collection.reset). Globals (mock
+// configuration and recorded calls) are read and written by name through the object's BTF,
+// directly in the data sections mapped into this process: no syscall, and a run sees them at once.
 import { readValue, writeValue, CValue } from '../btf/value';
 import { BtfKind } from '../btf/btf';
 import { InputError } from '../errors';
 import { Collection } from '../kernel/collection';
 import type { BpfMap } from '../kernel/map';
 import type { RunOptions, RunResult } from '../kernel/program';
-import { MapType } from '../object/maps';
 import { ObjectSpec } from '../object/object';
 import { Mocks } from './mocks';
 
-/** Map types userspace can neither iterate nor clear (they hold fds or stream records). */
-const NOT_CLEARABLE = new Set<number>([MapType.RINGBUF, MapType.PERF_EVENT_ARRAY, MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE]);
-const KEY0 = Buffer.alloc(4);
-
-interface Shadow {
+interface Located {
   map: BpfMap;
-  initial: Buffer;
-  /** The section's bytes as last read or written, or undefined when the kernel may have changed them. */
-  bytes: Buffer | undefined;
-  dirty: boolean;
+  offset: number;
+  size: number;
+  typeId: number;
 }
 
 export class Harness {
-  private readonly sections = new Map<string, Shadow>();
+  private readonly located = new Map<string, Located>();
   /** The mock library's configuration and recorded calls, for harnesses built with it. */
   readonly mocks = new Mocks(this);
 
-  private constructor(readonly collection: Collection) {
-    for (const m of collection.spec.maps) {
-      if (m.data && !m.data.freeze) {
-        this.sections.set(m.name, { map: collection.map(m.name), initial: m.data.contents, bytes: Buffer.from(m.data.contents), dirty: false });
-      }
-    }
-  }
+  private constructor(readonly collection: Collection) {}
 
   static load(objectPath: string, programs?: string[]): Harness {
     return new Harness(Collection.load(ObjectSpec.fromFile(objectPath), { programs }));
   }
 
-  /** Back to the state the object was loaded in. */
+  /** Back to the state the object was loaded in (see Collection.reset). */
   reset(): void {
-    for (const s of this.sections.values()) {
-      s.bytes = Buffer.from(s.initial);
-      s.dirty = true;
-    }
-    for (const map of this.collection.maps.values()) {
-      if (!map.spec.data && !NOT_CLEARABLE.has(map.spec.type)) map.clear();
-    }
+    this.collection.reset();
   }
 
-  private locate(name: string): { shadow: Shadow; offset: number; typeId: number } {
+  private locate(name: string): Located {
+    let found = this.located.get(name);
+    if (!found) this.located.set(name, (found = this.find(name)));
+    return found;
+  }
+
+  private find(name: string): Located {
     const spec = this.collection.spec;
     const btf = spec.btf;
     if (btf) {
-      for (const [section, shadow] of this.sections) {
-        const ds = btf.find(BtfKind.Datasec, section);
+      for (const m of spec.maps) {
+        if (!m.data || m.data.freeze) continue;
+        const ds = btf.find(BtfKind.Datasec, m.name);
         for (const v of ds?.vars ?? []) {
           const variable = btf.type(v.type);
           if (variable.name !== name) continue;
           const g = this.collection.global(name);
-          return { shadow, offset: g.offset, typeId: variable.type! };
+          return { map: g.map, offset: g.offset, size: g.size, typeId: variable.type! };
         }
       }
     }
     throw new InputError(`no writable global named '${name}' in ${spec.name}`);
   }
 
-  private bytesOf(s: Shadow): Buffer {
-    s.bytes ??= s.map.lookup(KEY0)!;
-    return s.bytes;
-  }
-
   /** A global variable's value, decoded through BTF. */
   get(name: string): CValue {
-    const { shadow, offset, typeId } = this.locate(name);
-    return readValue(this.collection.spec.btf!, typeId, this.bytesOf(shadow), offset);
+    const { map, offset, typeId } = this.locate(name);
+    return readValue(this.collection.spec.btf!, typeId, map.mappedValue(), offset);
   }
 
-  /** Writes a global; for structs only the fields given change. */
+  /** Writes a global; for structs only the fields given change. A value that does not fit
+   * changes nothing (it is encoded into a copy first). */
   set(name: string, value: CValue): void {
-    const { shadow, offset, typeId } = this.locate(name);
-    writeValue(this.collection.spec.btf!, typeId, this.bytesOf(shadow), offset, value, name);
-    shadow.dirty = true;
+    const { map, offset, size, typeId } = this.locate(name);
+    const memory = map.mappedValue();
+    const bytes = Buffer.from(memory.subarray(offset, offset + size));
+    writeValue(this.collection.spec.btf!, typeId, bytes, 0, value, name);
+    bytes.copy(memory, offset);
   }
 
   map(name: string): BpfMap {
     return this.collection.map(name);
   }
 
-  /** Writes pending globals, runs the program, and forgets cached globals (the run may change them). */
+  /** Runs the program: one syscall (globals already live in the kernel's memory). */
   run(program: string, opts: RunOptions): RunResult {
-    for (const s of this.sections.values()) {
-      if (s.dirty) s.map.update(KEY0, s.bytes!);
-      s.dirty = false;
-    }
-    const prog = this.collection.program(program);
-    try {
-      return prog.run(opts);
-    } finally {
-      for (const s of this.sections.values()) s.bytes = undefined;
-    }
+    return this.collection.program(program).run(opts);
   }
 
   close(): void {

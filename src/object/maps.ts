@@ -21,6 +21,7 @@ const NEEDS_BTF = new Set<number>([MapType.SK_STORAGE, MapType.INODE_STORAGE, Ma
 
 export const BPF_F_NO_PREALLOC = 1;
 export const BPF_F_RDONLY_PROG = 1 << 7;
+export const BPF_F_MMAPABLE = 1 << 10;
 
 export interface MapSpec {
   /** The C name (or the data section's name, e.g. ".rodata"). */
@@ -57,7 +58,8 @@ export function dataSectionMaps(elf: ElfFile): MapSpec[] {
         keySize: 4,
         valueSize: s.size,
         maxEntries: 1,
-        flags: readOnly ? BPF_F_RDONLY_PROG : 0,
+        // Mmapable as libbpf makes them: globals are then read and written as memory.
+        flags: (readOnly ? BPF_F_RDONLY_PROG : 0) | BPF_F_MMAPABLE,
         needsBtf: false,
         data: { section: s.name, contents: Buffer.from(s.data), freeze: readOnly },
       };
