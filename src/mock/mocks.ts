@@ -6,7 +6,8 @@ import type { Harness } from './harness';
 
 type Struct = Record<string, unknown>;
 
-/** The mock library's map identity: 32-bit FNV-1a of the map's C variable name. */
+/** The mock library's map identity: 32-bit FNV-1a of the map's C variable name (0: a map the
+ * harness did not name in MOCK_MAPS). */
 export function mapId(name: string): number {
   let h = 2166136261;
   for (const ch of Buffer.from(name, 'latin1')) {
@@ -29,6 +30,7 @@ export const StorageResult = { ABSENT: 0, FOUND: 1, CREATED: 2, FORCED: 3, FULL:
 export const MsgOp = { PUSH: 1, PULL: 2, POP: 3 } as const;
 export const RingbufState = { RESERVED: 1, SUBMITTED: 2, DISCARDED: 3, OUTPUT: 4 } as const;
 export const LookupResult = { MISS: 0, HIT: 1, FORCED: 2 } as const;
+export const MapWriteOp = { UPDATE: 1, DELETE: 2 } as const;
 
 const STORAGE_SLOTS = 8;
 const STORAGE_VALUE = 256;
@@ -38,6 +40,7 @@ export interface MsgCall { op: number; start: number; len: number; flags: bigint
 export interface TailCall { map: number; index: number; taken: boolean }
 export interface RingbufRecord { map: number; state: number; flags: number; data: Buffer }
 export interface LookupCall { map: number; result: number }
+export interface MapWrite { map: number; op: number; flags: bigint; ret: bigint }
 
 export class Mocks {
   constructor(private readonly h: Harness) {}
@@ -131,13 +134,35 @@ export class Mocks {
     return (this.h.get('mock_ktime_calls') as Struct).count as number;
   }
 
-  // --- bpf_tail_call ---
+  // --- bpf_tail_call (a real tail call on the harness's array of XDP entries) ---
 
-  /** Tail calls to these indices count as taken; the others fail (the caller carries on). */
-  tailCallsTaken(indices: number[]): void {
-    this.h.set('mock_tail_call_cfg', { taken_mask: indices.reduce((m, i) => m | (1n << BigInt(i)), 0n) });
+  /**
+   * Makes a tail call to `index` of program array `map` jump to the harness entry `program`
+   * (an XDP entry wrapping the target, loaded with the harness); without `program` the slot is
+   * empty and the call falls through, as in the kernel.
+   */
+  tailCallTarget(map: string, index: number, program?: string): void {
+    const slots = (this.h.get('mock_tail_call_cfg') as Struct).slots as Struct[];
+    const id = mapId(map);
+    let i = slots.findIndex((s) => s.used && s.map_id === id && s.index === index);
+    if (i < 0) i = slots.findIndex((s) => !s.used);
+    if (i < 0) throw new InputError(`all ${slots.length} tail call slots of the harness are in use`);
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(i);
+    const progs = this.h.map('mock_tail_progs');
+    if (program === undefined) {
+      progs.delete(key);
+    } else {
+      const value = Buffer.alloc(4);
+      value.writeUInt32LE(this.h.collection.program(program).fd);
+      progs.update(key, value);
+    }
+    const all: Struct[] = slots.map(() => ({}));
+    all[i] = { used: 1, map_id: id, index };
+    this.h.set('mock_tail_call_cfg', { slots: all } as never);
   }
 
+  /** Every tail call, in order; `taken` when the kernel jumped (the call never came back). */
   tailCalls(): TailCall[] {
     return recorded<Struct>(this.h.get('mock_tail_call_calls') as Struct).map((c) => ({
       map: c.map_id as number, index: c.index as number, taken: c.taken === 1,
@@ -178,6 +203,13 @@ export class Mocks {
 
   lookupCalls(): LookupCall[] {
     return recorded<Struct>(this.h.get('mock_map_lookup_calls') as Struct).map((c) => ({ map: c.map_id as number, result: c.result as number }));
+  }
+
+  /** bpf_map_update_elem / bpf_map_delete_elem calls, with the kernel's return value. */
+  mapWrites(): MapWrite[] {
+    return recorded<Struct>(this.h.get('mock_map_write_calls') as Struct).map((c) => ({
+      map: c.map_id as number, op: c.op as number, flags: c.flags as bigint, ret: c.ret as bigint,
+    }));
   }
 
   /** The program's return value in a re-hosted run. */
