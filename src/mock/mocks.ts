@@ -2,6 +2,7 @@
 // family and read back the calls it recorded. Everything lives in `mock_*` globals of the harness
 // object, so a Harness reset restores the defaults (plain kernel behaviour) before every test.
 import { InputError } from '../errors';
+import { Contexts } from './contexts';
 import type { Harness } from './harness';
 
 type Struct = Record<string, unknown>;
@@ -43,7 +44,12 @@ export interface LookupCall { map: number; result: number }
 export interface MapWrite { map: number; op: number; flags: bigint; ret: bigint }
 
 export class Mocks {
-  constructor(private readonly h: Harness) {}
+  /** The re-hosted contexts (mock_sock_addr, mock_skb, mock_skb_sock, mock_sk_msg), typed. */
+  readonly ctx: Contexts;
+
+  constructor(private readonly h: Harness) {
+    this.ctx = new Contexts(h);
+  }
 
   // --- socket storage (bpf_sk_storage_get / delete) ---
 
