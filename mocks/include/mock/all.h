@@ -18,6 +18,7 @@
 #include "ktime.h"
 #include "tail_call.h"
 #include "tcp_sock.h"
+#include "skb.h"
 #include "ringbuf.h"
 #include "map_lookup.h"
 
