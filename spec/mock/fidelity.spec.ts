@@ -1,0 +1,47 @@
+// Mock fidelity: the same input through the kernel's helper (a native test run of the program's
+// own type) and through the mock (the program re-hosted in XDP), compared, and both checked
+// against the helper's documented behaviour.
+import { expect } from 'chai';
+import { useHarness } from '../../src/mock/harness';
+
+const EFAULT = 14;
+const FRAME = Buffer.concat([
+  Buffer.from('020000000002020000000001' + '0800', 'hex'), // Ethernet, IPv4
+  Buffer.from('45000028000000004006000' + '00a0000010a000002', 'hex'), // IPv4 header, protocol TCP
+  Buffer.from('b26e2378000000000000000050100000' + '00000000', 'hex'), // TCP header
+]);
+const L3 = FRAME.subarray(14); // what a cgroup_skb program sees: the packet from its IP header
+
+describe('mock fidelity: bpf_skb_load_bytes (spec/fixtures/skb_fidelity.c)', () => {
+  const h = useHarness('build/fixtures/skb_fidelity.o', ['load', 'xdp_load']);
+
+  function load(program: 'load' | 'xdp_load', offset: number, len: number): { ret: bigint; bytes: Buffer } {
+    h().reset();
+    h().set('load_offset', offset);
+    h().set('load_len', len);
+    h().run(program, program === 'load' ? { data: FRAME, ctx: Buffer.alloc(192) } : { data: FRAME });
+    return { ret: h().get('load_ret') as bigint, bytes: Buffer.from(h().get('load_buf') as number[]) };
+  }
+
+  const cases: [string, number, number, boolean][] = [
+    ['the first byte', 0, 1, true],
+    ['the protocol byte', 9, 1, true],
+    ['16 bytes from the start', 0, 16, true],
+    ['16 bytes ending exactly at the end of the packet', L3.length - 16, 16, true],
+    ['16 bytes, one past the end', L3.length - 15, 16, false],
+    ['one byte at the end', L3.length, 1, false],
+    ['offset 0x10000', 0x10000, 1, false],
+    ['offset 0xffffffff', 0xffffffff, 4, false],
+  ];
+  for (const [what, offset, len, fits] of cases) {
+    it(`${what} (offset ${offset}, len ${len}): ${fits ? '0 and the bytes' : '-EFAULT and the destination zeroed'}, natively and re-hosted`, () => {
+      const native = load('load', offset, len);
+      const mock = load('xdp_load', offset, len);
+      const expected = Buffer.alloc(16, 0xaa);
+      if (fits) L3.copy(expected, 0, offset, offset + len);
+      else expected.fill(0, 0, len);
+      expect(native).to.deep.equal({ ret: fits ? 0n : BigInt(-EFAULT), bytes: expected });
+      expect(mock).to.deep.equal(native);
+    });
+  }
+});
