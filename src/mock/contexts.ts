@@ -44,19 +44,24 @@ export class ContextGlobal<T> {
 export type SkMsgSocket = Omit<SkMsgMd, 'data' | 'data_end' | 'size'>;
 
 export class Contexts {
-  /** cgroup/connect*, bind*, sendmsg*, recvmsg*, getpeername*, getsockname*: read back after the run. */
+  /** cgroup/connect*, bind*, sendmsg*, recvmsg*, getpeername*, getsockname*: read back after the
+   * run. A nonzero `sk` (the socket identity of the storage mock) makes ctx->sk point at sockAddrSock. */
   readonly sockAddr: ContextGlobal<BpfSockAddr>;
+  readonly sockAddrSock: ContextGlobal<BpfSock>;
   /** cgroup_skb / tc: the __sk_buff fields; a nonzero `sk` makes skb->sk point at skbSock, 0 NULL. */
   readonly skb: ContextGlobal<SkBuff>;
   /** The socket behind skb->sk. */
   readonly skbSock: ContextGlobal<BpfSock>;
-  /** sk_msg: the message's socket fields (`sk` is the socket identity, 0 = NULL). */
+  /** sk_msg: the message's socket fields; a nonzero `sk` makes msg->sk point at msgSock, 0 NULL. */
   readonly msg: ContextGlobal<SkMsgSocket>;
+  readonly msgSock: ContextGlobal<BpfSock>;
 
   constructor(h: Harness) {
     this.sockAddr = new ContextGlobal(h, 'mock_sock_addr');
+    this.sockAddrSock = new ContextGlobal(h, 'mock_sock_addr_sock');
     this.skb = new ContextGlobal(h, 'mock_skb');
     this.skbSock = new ContextGlobal(h, 'mock_skb_sock');
     this.msg = new ContextGlobal(h, 'mock_sk_msg');
+    this.msgSock = new ContextGlobal(h, 'mock_sk_msg_sock');
   }
 }

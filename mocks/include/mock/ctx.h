@@ -9,11 +9,14 @@
  *   mock_sock_addr  struct bpf_sock_addr (cgroup/connect4..6, bind, sendmsg, recvmsg, getpeername,
  *                   getsockname): copied in before the program runs and back after it returns
  *                   or before it tail-calls, so what the program wrote is what the test reads;
- *                   its sk field is a plain number, the socket identity of the storage mock.
+ *                   a nonzero sk (the socket identity the storage mock uses) makes ctx->sk
+ *                   point at mock_sock_addr_sock (struct bpf_sock, fields set by the test).
  *   mock_skb        struct __sk_buff (cgroup_skb, tc): read-only for the program here; a nonzero
  *                   mock_skb.sk makes skb->sk point at mock_skb_sock (struct bpf_sock, fields
  *                   set by the test), 0 makes it NULL.
- *   mock_sk_msg     (msg.h) the socket fields of an sk_msg program; the message is the packet.
+ *   mock_sk_msg     (msg.h) the socket fields of an sk_msg program; the message is the packet; a
+ *                   nonzero sk makes msg->sk point at mock_sk_msg_sock.
+ * Every socket is identified (MOCK_SK_ID) by the number in its context's sk field.
  *
  * A harness is one line per program:
  *   MOCK_SOCK_ADDR_ENTRY(xdp_connect4, cgroup_connect4_prog)
@@ -33,6 +36,8 @@ struct mock_sock_addr_ctx {
 	struct xdp_md *xdp;
 };
 struct bpf_sock_addr mock_sock_addr;
+/* The socket ctx->sk points to when mock_sock_addr.sk is nonzero. */
+struct bpf_sock mock_sock_addr_sock;
 
 struct mock_skb_ctx {
 	struct __sk_buff skb; /* must stay first */
@@ -45,12 +50,28 @@ struct bpf_sock mock_skb_sock;
 static __always_inline void mock_sock_addr_begin(struct mock_sock_addr_ctx *c, struct xdp_md *xdp)
 {
 	c->sa = mock_sock_addr;
+	c->sa.sk = mock_sock_addr.sk ? &mock_sock_addr_sock : 0;
 	c->xdp = xdp;
 }
 
+/* sk is read-only for the program: the global keeps the identity the test wrote. */
 static __always_inline void mock_sock_addr_save(struct mock_sock_addr_ctx *c)
 {
+	struct bpf_sock *sk = mock_sock_addr.sk;
+
 	mock_sock_addr = c->sa;
+	mock_sock_addr.sk = sk;
+}
+
+static __always_inline __u64 mock_sk_id(const void *sk)
+{
+	if (sk == &mock_sock_addr_sock)
+		return (__u64)(unsigned long)mock_sock_addr.sk;
+	if (sk == &mock_skb_sock)
+		return (__u64)(unsigned long)mock_skb.sk;
+	if (sk == &mock_sk_msg_sock)
+		return mock_sk_msg.sk;
+	return (__u64)(unsigned long)sk;
 }
 
 static __always_inline void mock_skb_begin(struct mock_skb_ctx *c, struct xdp_md *xdp)

@@ -103,12 +103,13 @@ static __always_inline __u32 mock_map_ident(const void *map);
 	}
 
 /*
- * Identity of a socket argument. Default: its value as a number (re-hosted contexts carry a
- * plain number in their sk field). A harness running natively may define its own before
- * including the mock headers (the kernel's socket pointers are neither stable nor readable).
+ * Identity of a socket argument. Default (mock_sk_id in ctx.h): for the socket of a re-hosted
+ * context, the number the test wrote in the context's sk field; otherwise the value as a
+ * number. A harness running natively may define its own before including the mock headers
+ * (the kernel's socket pointers are neither stable nor readable).
  */
 #ifndef MOCK_SK_ID
-#define MOCK_SK_ID(sk) ((__u64)(unsigned long)(sk))
+#define MOCK_SK_ID(sk) mock_sk_id((const void *)(sk))
 #endif
 
 /*
