@@ -40,6 +40,15 @@ export class ContextGlobal<T> {
   }
 }
 
+/** UAPI struct bpf_sockopt without its pointers (sk is the socket identity, 0 = NULL). */
+export interface SockoptFields {
+  sk: bigint;
+  level: number;
+  optname: number;
+  optlen: number;
+  retval: number;
+}
+
 /** The socket fields of an sk_msg context (msg->data and size come from the packet). */
 export type SkMsgSocket = Omit<SkMsgMd, 'data' | 'data_end' | 'size'>;
 
@@ -55,6 +64,14 @@ export class Contexts {
   /** sk_msg: the message's socket fields; a nonzero `sk` makes msg->sk point at msgSock, 0 NULL. */
   readonly msg: ContextGlobal<SkMsgSocket>;
   readonly msgSock: ContextGlobal<BpfSock>;
+  /** sock_ops: struct bpf_sock_ops (CValue fields by their C names); a nonzero `sk` points ops->sk at sockOpsSock. */
+  readonly sockOps: ContextGlobal<Record<string, unknown>>;
+  readonly sockOpsSock: ContextGlobal<BpfSock>;
+  /** cgroup/sock_create, sock_release, post_bind4/6: the socket itself, copied back after the run. */
+  readonly sock: ContextGlobal<BpfSock>;
+  /** cgroup/getsockopt, setsockopt: level, optname, optlen, retval (the option value is the packet). */
+  readonly sockopt: ContextGlobal<SockoptFields>;
+  readonly sockoptSock: ContextGlobal<BpfSock>;
 
   constructor(h: Harness) {
     this.sockAddr = new ContextGlobal(h, 'mock_sock_addr');
@@ -63,5 +80,10 @@ export class Contexts {
     this.skbSock = new ContextGlobal(h, 'mock_skb_sock');
     this.msg = new ContextGlobal(h, 'mock_sk_msg');
     this.msgSock = new ContextGlobal(h, 'mock_sk_msg_sock');
+    this.sockOps = new ContextGlobal(h, 'mock_sock_ops');
+    this.sockOpsSock = new ContextGlobal(h, 'mock_sock_ops_sock');
+    this.sock = new ContextGlobal(h, 'mock_sock');
+    this.sockopt = new ContextGlobal(h, 'mock_sockopt');
+    this.sockoptSock = new ContextGlobal(h, 'mock_sockopt_sock');
   }
 }

@@ -19,6 +19,7 @@
 #include "tail_call.h"
 #include "tcp_sock.h"
 #include "skb.h"
+#include "sock_ops.h"
 #include "ringbuf.h"
 #include "map_lookup.h"
 
