@@ -45,3 +45,21 @@ describe('mock fidelity: bpf_skb_load_bytes (spec/fixtures/skb_fidelity.c)', () 
     });
   }
 });
+
+describe('mock fidelity: bpf_sk_storage_get / delete (spec/fixtures/storage_seq*.c)', () => {
+  const native = useHarness('build/fixtures/storage_seq.o', ['storage_seq']);
+  const mock = useHarness('build/fixtures/storage_seq_harness.o', ['xdp_storage_seq']);
+  const ENOENT = 2;
+  const INIT = 0x1122334455667788n;
+
+  it('the same calls on one socket give the same outcomes through the kernel and through the mock', () => {
+    native().run('storage_seq', { data: FRAME, ctx: Buffer.alloc(192) });
+    mock().mocks.ctx.skb.set({ family: 2, sk: 1n });
+    mock().run('xdp_storage_seq', { data: FRAME });
+    const kernel = native().get('results');
+    expect(kernel, 'the kernel: absent, created from the value, found, bad flags, deleted, not found, created zeroed, found').to.deep.equal([
+      -1n, INIT, INIT + 1n, -1n, 0n, BigInt(-ENOENT), 0n, 0n,
+    ]);
+    expect(mock().get('results')).to.deep.equal(kernel);
+  });
+});
