@@ -16,7 +16,7 @@ const SOL_SOCKET = 1;
 const SO_MARK = 36;
 
 describe('re-hosted sock_ops, cgroup/sock_create, cgroup/getsockopt (spec/fixtures/more_types.c)', () => {
-  const h = useHarness('build/fixtures/more_types.o', ['xdp_ops', 'xdp_sock_create', 'xdp_getsockopt']);
+  const h = useHarness('build/fixtures/more_types.o', ['xdp_ops', 'xdp_sock_create', 'xdp_getsockopt', 'xdp_verdict']);
   const run = (entry: string, data = Buffer.alloc(16)) => h().run(entry, { data });
 
   describe('sock_ops', () => {
@@ -86,6 +86,28 @@ describe('re-hosted sock_ops, cgroup/sock_create, cgroup/getsockopt (spec/fixtur
       const r = run('xdp_getsockopt', Buffer.alloc(16, 0xee));
       expect(r.data).to.deep.equal(Buffer.alloc(16, 0xee));
       expect(h().mocks.ctx.sockopt.get()).to.deep.include({ optlen: 16, retval: 0 });
+    });
+  });
+
+  describe('sk_skb stream verdict: bpf_sk_redirect_map', () => {
+    const SK_DROP = 0n;
+    const SK_PASS = 1n;
+    const BPF_F_INGRESS = 1n;
+
+    it('a key holding a socket: SK_PASS, the redirect recorded with its direction', () => {
+      h().mocks.redirectTargets([0]);
+      h().mocks.ctx.skb.set({ local_port: 15006 });
+      run('xdp_verdict');
+      expect(h().mocks.retval()).to.equal(1);
+      expect(h().mocks.redirects()).to.deep.equal([{ map: mapId('peers'), key: 0, flags: BPF_F_INGRESS, ret: SK_PASS }]);
+    });
+
+    it('an empty key: SK_DROP', () => {
+      h().mocks.redirectTargets([0]);
+      h().mocks.ctx.skb.set({ local_port: 80 });
+      run('xdp_verdict');
+      expect(h().mocks.retval()).to.equal(0);
+      expect(h().mocks.redirects()).to.deep.equal([{ map: mapId('peers'), key: 1, flags: 0n, ret: SK_DROP }]);
     });
   });
 });

@@ -42,6 +42,7 @@ export interface TailCall { map: number; index: number; taken: boolean }
 export interface RingbufRecord { map: number; state: number; flags: number; data: Buffer }
 export interface LookupCall { map: number; result: number }
 export interface MapWrite { map: number; op: number; flags: bigint; ret: bigint }
+export interface Redirect { map: number; key: number; flags: bigint; ret: bigint }
 
 export class Mocks {
   /** The re-hosted contexts (mock_sock_addr, mock_skb, mock_skb_sock, mock_sk_msg), typed. */
@@ -215,6 +216,20 @@ export class Mocks {
   mapWrites(): MapWrite[] {
     return recorded<Struct>(this.h.get('mock_map_write_calls') as Struct).map((c) => ({
       map: c.map_id as number, op: c.op as number, flags: c.flags as bigint, ret: c.ret as bigint,
+    }));
+  }
+
+  // --- bpf_sk_redirect_map / bpf_msg_redirect_map ---
+
+  /** Keys (< 64) of any sockmap that hold a socket a redirect may use; the others are empty. */
+  redirectTargets(keys: number[]): void {
+    for (const k of keys) if (!Number.isInteger(k) || k < 0 || k >= 64) throw new InputError(`redirect target key ${k} is not in 0..63`);
+    this.h.set('mock_redirect_cfg', { present_mask: keys.reduce((m, k) => m | (1n << BigInt(k)), 0n) });
+  }
+
+  redirects(): Redirect[] {
+    return recorded<Struct>(this.h.get('mock_redirect_calls') as Struct).map((c) => ({
+      map: c.map_id as number, key: c.key as number, flags: c.flags as bigint, ret: c.ret as bigint,
     }));
   }
 

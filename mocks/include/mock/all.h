@@ -20,6 +20,7 @@
 #include "tcp_sock.h"
 #include "skb.h"
 #include "sock_ops.h"
+#include "redirect.h"
 #include "ringbuf.h"
 #include "map_lookup.h"
 
