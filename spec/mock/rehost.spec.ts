@@ -3,6 +3,7 @@
 // identified by the pointer passed through `void *map` wrappers. Expected values come from the
 // kernel's documented behaviour, not from a run.
 import { expect } from 'chai';
+import { InputError } from '../../src/errors';
 import { useHarness } from '../../src/mock/harness';
 import { LookupResult, mapId, MapWriteOp } from '../../src/mock/mocks';
 import { AF_INET, ip4, port } from '../../src/structs';
@@ -117,3 +118,25 @@ describe('re-hosting: tail calls and map identity through wrappers (wrappers.c)'
     });
   });
 });
+
+describe('re-hosting: a map the harness does not name in MOCK_MAPS', () => {
+  const h = useHarness('build/fixtures/wrappers_unlisted_harness.o', ['xdp_hop']);
+
+  it('its calls are recorded as map 0 and the kernel answers them; a forced miss elsewhere does not touch them', () => {
+    h().map('addrs').update(key1, u32(ip4('10.9.9.9')));
+    h().mocks.lookupReturnsNull(['ports']);
+    h().mocks.ctx.sockAddr.set({ user_family: AF_INET, user_ip4: ip4('10.0.0.1') });
+    h().run('xdp_hop', { data: Buffer.alloc(14) });
+    expect(h().mocks.lookupCalls()).to.deep.equal([
+      { map: mapId('ports'), result: LookupResult.FORCED },
+      { map: 0, result: LookupResult.HIT },
+    ]);
+    expect(h().mocks.ctx.sockAddr.get().user_ip4).to.equal(ip4('10.9.9.9'));
+  });
+
+  it('configuring a mock for it is an InputError naming the maps the harness lists', () => {
+    expect(() => h().mocks.lookupReturnsNull(['addrs'])).to.throw(InputError, /'addrs' is not named in the harness's MOCK_MAPS\(jumps, ports\)/);
+    expect(() => h().mocks.tailCallTarget('nope', 0, 'xdp_hop')).to.throw(InputError, /'nope'/);
+  });
+});
+

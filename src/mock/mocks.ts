@@ -45,11 +45,30 @@ export interface MapWrite { map: number; op: number; flags: bigint; ret: bigint 
 export interface Redirect { map: number; key: number; flags: bigint; ret: bigint }
 
 export class Mocks {
-  /** The re-hosted contexts (mock_sock_addr, mock_skb, mock_skb_sock, mock_sk_msg), typed. */
+  /** The re-hosted contexts (mock_sock_addr, mock_skb, mock_sock_ops, ...), typed. */
   readonly ctx: Contexts;
+  private listed: Set<string> | undefined;
 
   constructor(private readonly h: Harness) {
     this.ctx = new Contexts(h);
+  }
+
+  /** The identity of a map the harness names in MOCK_MAPS; any other name is an InputError. */
+  private idOf(map: string): number {
+    if (!this.listed) {
+      let text: number[];
+      try {
+        text = this.h.get('mock_maps_listed') as number[];
+      } catch {
+        throw new InputError(`the harness names no maps (MOCK_MAPS(...) after the program source): cannot configure a mock for map '${map}'`);
+      }
+      const names = Buffer.from(text).toString('latin1').replace(/\0.*$/s, '');
+      this.listed = new Set(names.split(',').map((n) => n.trim()).filter((n) => n));
+    }
+    if (!this.listed.has(map)) {
+      throw new InputError(`map '${map}' is not named in the harness's MOCK_MAPS(${[...this.listed].join(', ')}): the mocks cannot tell its calls apart`);
+    }
+    return mapId(map);
   }
 
   // --- socket storage (bpf_sk_storage_get / delete) ---
@@ -58,7 +77,7 @@ export class Mocks {
   setStorage(sk: bigint | number, value: Buffer, map?: string): void {
     if (value.length > STORAGE_VALUE) throw new InputError(`storage value of ${value.length} bytes exceeds the mock's ${STORAGE_VALUE}`);
     const slots = this.h.get('mock_sk_storage') as Struct[];
-    const id = map === undefined ? 0 : mapId(map);
+    const id = map === undefined ? 0 : this.idOf(map);
     let i = slots.findIndex((s) => s.in_use && s.sk === BigInt(sk) && s.map_id === id);
     if (i < 0) i = slots.findIndex((s) => !s.in_use);
     if (i < 0) throw new InputError(`all ${STORAGE_SLOTS} mock storage slots are in use`);
@@ -70,7 +89,7 @@ export class Mocks {
 
   /** The storage of socket `sk` (`size` bytes), or undefined when it has none. */
   storage(sk: bigint | number, size: number, map?: string): Buffer | undefined {
-    const id = map === undefined ? undefined : mapId(map);
+    const id = map === undefined ? undefined : this.idOf(map);
     const slot = (this.h.get('mock_sk_storage') as Struct[]).find(
       (s) => s.in_use && s.sk === BigInt(sk) && (id === undefined || s.map_id === id || s.map_id === 0),
     );
@@ -150,7 +169,7 @@ export class Mocks {
    */
   tailCallTarget(map: string, index: number, program?: string): void {
     const slots = (this.h.get('mock_tail_call_cfg') as Struct).slots as Struct[];
-    const id = mapId(map);
+    const id = this.idOf(map);
     let i = slots.findIndex((s) => s.used && s.map_id === id && s.index === index);
     if (i < 0) i = slots.findIndex((s) => !s.used);
     if (i < 0) throw new InputError(`all ${slots.length} tail call slots of the harness are in use`);
@@ -188,13 +207,13 @@ export class Mocks {
 
   /** Makes ring buffer `map` full (every ring buffer when omitted): reserve gives NULL, output -EAGAIN. */
   ringbufFails(map?: string): void {
-    this.h.set('mock_ringbuf_cfg', map === undefined ? { fail: 1 } : { fail_map_id: mapId(map) });
+    this.h.set('mock_ringbuf_cfg', map === undefined ? { fail: 1 } : { fail_map_id: this.idOf(map) });
   }
 
   /** Records written to ring buffer `map` (all maps when omitted), in order. */
   ringbuf(map?: string): RingbufRecord[] {
     const rb = this.h.get('mock_ringbuf') as Struct;
-    const id = map === undefined ? undefined : mapId(map);
+    const id = map === undefined ? undefined : this.idOf(map);
     return recorded<Struct>(rb, 'records')
       .filter((r) => id === undefined || r.map_id === id)
       .map((r) => ({ map: r.map_id as number, state: r.state as number, flags: r.flags as number, data: Buffer.from((r.data as number[]).slice(0, r.len as number)) }));
@@ -205,7 +224,7 @@ export class Mocks {
   /** Lookups in these maps return NULL whatever they hold. */
   lookupReturnsNull(maps: string[]): void {
     if (maps.length > 4) throw new InputError(`the lookup mock can force NULL for 4 maps, got ${maps.length}`);
-    this.h.set('mock_map_lookup_cfg', { null_map_ids: maps.map(mapId) });
+    this.h.set('mock_map_lookup_cfg', { null_map_ids: maps.map((m) => this.idOf(m)) });
   }
 
   lookupCalls(): LookupCall[] {

@@ -94,8 +94,12 @@ static __always_inline __u32 mock_map_ident(const void *map);
 #define MOCK_FOREACH(f, ...) \
 	MOCK_FE_N(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)(f, __VA_ARGS__)
 
-/* Up to 16 maps; for more, define mock_map_ident yourself with MOCK_MAP_IS(name) lines. */
+/*
+ * Up to 16 maps. The names are also kept as text in mock_maps_listed, so that userspace refuses
+ * to configure a mock for a map the harness did not name (its calls would all be MOCK_MAP_UNKNOWN).
+ */
 #define MOCK_MAPS(...)                                                 \
+	char mock_maps_listed[] = #__VA_ARGS__;                        \
 	static __always_inline __u32 mock_map_ident(const void *map)  \
 	{                                                              \
 		MOCK_FOREACH(MOCK_MAP_IS, __VA_ARGS__)                 \

@@ -47,7 +47,8 @@ static __always_inline int mock_map_lookup_forced(__u32 map_id)
 #pragma unroll
 	for (i = 0; i < MOCK_MAP_LOOKUP_NULL_IDS; i++)
 		forced |= mock_map_lookup_cfg.null_map_ids[i] == map_id;
-	return forced;
+	/* 0 marks an unused entry, and a map MOCK_MAPS does not name */
+	return forced && map_id != MOCK_MAP_UNKNOWN;
 }
 
 static __always_inline void mock_map_lookup_record(__u32 map_id, __u32 result)
