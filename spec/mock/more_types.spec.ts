@@ -2,6 +2,7 @@
 // programs (spec/fixtures/more_types.c), each through its library entry macro and context global.
 // Expected values follow the kernel's rules for each context and helper.
 import { expect } from 'chai';
+import { Collection, ObjectSpec } from '../../src';
 import { useHarness } from '../../src/mock/harness';
 import { mapId, StorageResult } from '../../src/mock/mocks';
 import { AF_INET, port } from '../../src/structs';
@@ -111,3 +112,27 @@ describe('re-hosted sock_ops, cgroup/sock_create, cgroup/getsockopt (spec/fixtur
     });
   });
 });
+
+// sk_lookup is the one socket-level type of the list the kernel test-runs itself: it is tested
+// natively, with no harness.
+describe('sk_lookup runs natively (spec/fixtures/sk_lookup.c)', () => {
+  let coll: Collection;
+  before(() => {
+    coll = Collection.load(ObjectSpec.fromFile('build/fixtures/sk_lookup.o'));
+  });
+  after(() => coll.close());
+
+  /** struct bpf_sk_lookup (72 bytes): family @8, protocol @12, local_port @60 (host order). */
+  function lookup(localPort: number): number {
+    const ctx = Buffer.alloc(72);
+    ctx.writeUInt32LE(AF_INET, 8);
+    ctx.writeUInt32LE(IPPROTO_TCP, 12);
+    ctx.writeUInt32LE(localPort, 60);
+    return coll.program('deny_ssh').run({ ctx }).retval;
+  }
+
+  it('the kernel runs it on a crafted struct bpf_sk_lookup: SK_DROP for port 22, SK_PASS otherwise', () => {
+    expect([lookup(22), lookup(80)]).to.deep.equal([0, 1]);
+  });
+});
+

@@ -5,6 +5,8 @@
  * the choice is made at compile time from where the context lives (a re-hosted __sk_buff is the
  * entry's struct mock_skb_ctx, whose size clang knows once the program is inlined; a native
  * context's size is unknown), so neither path reaches the verifier in the other's program.
+ * Hence a re-hosted call must be inlined into the entry (always_inline helpers, as bpf/ uses):
+ * in a BPF subprogram the context's size is unknown and the real helper would be chosen.
  *
  * bpf_skb_load_bytes(skb, offset, to, len): re-hosted, the packet is the harness packet from
  *   byte MOCK_SKB_L2 (14) on, i.e. the network header, where a cgroup_skb program's packet starts
