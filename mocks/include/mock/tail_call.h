@@ -12,6 +12,9 @@
  * through to the code after the call, and the 33-call limit of a chain is the kernel's.
  * Every call is recorded before it is made, as taken; a call that comes back is marked failed.
  * Default (all zero): no (array, index) mapped, every tail call falls through.
+ * Not reproduced: a tail call issued inside a BPF subprogram (a noinline function). The kernel
+ * then returns the target's return value to the subprogram's caller, which carries on; here
+ * that caller gets the target entry's XDP_PASS, and its context copy misses the target's writes.
  */
 #ifndef MOCK_TAIL_CALL_H
 #define MOCK_TAIL_CALL_H
