@@ -399,6 +399,24 @@ describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
           expect(p.tuple.ipv6).to.deep.equal({ saddr: ip6('fd00::5'), daddr: ip6('fd00::a'), sport: port(40000), dport: port(15008) });
         });
 
+        it('K6: re-hosted with the skb and socket a native run sees (addresses from the IP header, ports 0): the same record and storage as native', () => {
+          const cases: [Buffer, SkbFields][] = [
+            [ipv4Frame('10.244.0.5', '10.244.1.7'), { family: AF_INET, local_ip4: ip4('10.244.0.5'), remote_ip4: ip4('10.244.1.7') }],
+            [ipv6Frame('fd00:10::5', 'fd00:10::7'), { family: AF_INET6, local_ip6: ip6('fd00:10::5'), remote_ip6: ip6('fd00:10::7') }],
+          ];
+          for (const [frame, skb] of cases) {
+            h().reset();
+            reportDue();
+            runNative(frame);
+            const native = { probes: h().mocks.ringbuf('km_tcp_probe'), storage: storageNow(), effects: effects() };
+            h().reset();
+            reportDue();
+            runRehosted({ ...skb, sk: 1n }, frame);
+            expect({ probes: h().mocks.ringbuf('km_tcp_probe'), storage: storageNow(), effects: effects() }).to.deep.equal(native);
+            expect(native.probes, 'a report was made').to.have.length(1);
+          }
+        });
+
         it('K6: 5 s + 1 ns since the last report is past the threshold: reported', () => {
           reportDue(longConnection(5n * SEC + 1n));
           runNative(ipv4Frame('10.0.0.1', '10.0.0.2'));
