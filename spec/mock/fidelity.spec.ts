@@ -15,10 +15,11 @@ const L3 = FRAME.subarray(14); // what a cgroup_skb program sees: the packet fro
 describe('mock fidelity: bpf_skb_load_bytes (spec/fixtures/skb_fidelity.c)', () => {
   const h = useHarness('build/fixtures/skb_fidelity.o', ['load', 'xdp_load']);
 
-  function load(program: 'load' | 'xdp_load', offset: number, len: number): { ret: bigint; bytes: Buffer } {
+  function load(program: 'load' | 'xdp_load', offset: number, len: number, start = 0): { ret: bigint; bytes: Buffer } {
     h().reset();
     h().set('load_offset', offset);
     h().set('load_len', len);
+    h().set('load_start', start);
     h().run(program, program === 'load' ? { data: FRAME, ctx: Buffer.alloc(192) } : { data: FRAME });
     return { ret: h().get('load_ret') as bigint, bytes: Buffer.from(h().get('load_buf') as number[]) };
   }
@@ -41,6 +42,42 @@ describe('mock fidelity: bpf_skb_load_bytes (spec/fixtures/skb_fidelity.c)', () 
       if (fits) L3.copy(expected, 0, offset, offset + len);
       else expected.fill(0, 0, len);
       expect(native).to.deep.equal({ ret: fits ? 0n : BigInt(-EFAULT), bytes: expected });
+      expect(mock).to.deep.equal(native);
+    });
+  }
+});
+
+describe('mock fidelity: bpf_skb_load_bytes_relative (spec/fixtures/skb_fidelity.c)', () => {
+  const h = useHarness('build/fixtures/skb_fidelity.o', ['load', 'xdp_load']);
+  const BPF_HDR_START_MAC = 0;
+  const BPF_HDR_START_NET = 1;
+
+  function load(program: 'load' | 'xdp_load', offset: number, len: number, startHeader: number): { ret: bigint; bytes: Buffer } {
+    h().reset();
+    h().set('load_offset', offset);
+    h().set('load_len', len);
+    h().set('load_start', startHeader + 1);
+    h().run(program, program === 'load' ? { data: FRAME, ctx: Buffer.alloc(192) } : { data: FRAME });
+    return { ret: h().get('load_ret') as bigint, bytes: Buffer.from(h().get('load_buf') as number[]) };
+  }
+
+  const cases: [string, number, number, number, Buffer | undefined][] = [
+    ['the MAC header: destination and source addresses', BPF_HDR_START_MAC, 0, 12, FRAME],
+    ['from the MAC header, the EtherType', BPF_HDR_START_MAC, 12, 2, FRAME],
+    ['from the MAC header, 16 bytes ending at the end of the packet', BPF_HDR_START_MAC, FRAME.length - 16, 16, FRAME],
+    ['from the MAC header, one past the end', BPF_HDR_START_MAC, FRAME.length - 15, 16, undefined],
+    ['the network header: the IPv4 addresses', BPF_HDR_START_NET, 12, 8, L3],
+    ['from the network header, one past the end', BPF_HDR_START_NET, L3.length - 3, 4, undefined],
+    ['an unknown start_header (7)', 7, 0, 4, undefined],
+  ];
+  for (const [what, start, offset, len, from] of cases) {
+    it(`${what}: ${from ? '0 and the bytes' : '-EFAULT and the destination zeroed'}, natively and re-hosted`, () => {
+      const native = load('load', offset, len, start);
+      const mock = load('xdp_load', offset, len, start);
+      const expected = Buffer.alloc(16, 0xaa);
+      if (from) from.copy(expected, 0, offset, offset + len);
+      else expected.fill(0, 0, len);
+      expect(native).to.deep.equal({ ret: from ? 0n : BigInt(-EFAULT), bytes: expected });
       expect(mock).to.deep.equal(native);
     });
   }
