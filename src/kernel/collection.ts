@@ -213,8 +213,9 @@ export class Collection {
   }
 }
 
-/** Map types whose contents userspace can neither read nor empty (records, sockets' storage). */
-const NOT_RESETTABLE = new Set<number>([MapType.RINGBUF, MapType.PERF_EVENT_ARRAY, MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE, MapType.BLOOM_FILTER]);
+/** Map types whose contents userspace can neither read nor empty (records, sockets' storage;
+ * sockets: an empty SOCKMAP slot refuses a delete with EINVAL, and bpfunit never puts one in). */
+const NOT_RESETTABLE = new Set<number>([MapType.SOCKMAP, MapType.SOCKHASH, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY, MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE, MapType.BLOOM_FILTER]);
 
 /** Refuses, before any syscall, a map that asks the kernel for more memory than `limit`. */
 function checkMapSizes(maps: MapSpec[], limit: number): void {
