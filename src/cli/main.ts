@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { BpfunitConfig, cflags, ConfigError, loadConfig } from '../config';
-import { main as coverageMain } from '../coverage/cli';
 import { findFiles } from '../coverage/config';
 import { BpfUnitError, InputError, VerifierError } from '../errors';
 import { build, harnessIncludes, targets } from './build';
@@ -94,7 +93,8 @@ function program(io: Io, exit: { status: number }): Command {
         exit.status = status;
         return;
       }
-      if (what === 'check') exit.status = coverageMain(['check', '--quiet', '--no-html', '--root', c.root]) === 0 ? 0 : 1;
+      // The report modules are needed only here: loaded lazily to keep every other command's start-up short.
+      if (what === 'check') exit.status = (require('../coverage/cli') as typeof import('../coverage/cli')).main(['check', '--quiet', '--no-html', '--root', c.root]) === 0 ? 0 : 1;
     });
 
   p.command('precommit')

@@ -40,10 +40,11 @@ export interface MochaRun {
 export function mochaCommand(config: BpfunitConfig, run: MochaRun): string[] {
   const dist = join(__dirname, '..');
   const specs = run.specs.length ? run.specs : config.specs;
-  const args: string[] = [];
-  // tsx transpiles each spec file (esbuild, cached on disk); bpfunit itself is already JavaScript.
-  if (specs.some((s) => TS.test(s))) args.push('--import', require.resolve('tsx'));
-  args.push(require.resolve('mocha/bin/mocha.js'), '--require', join(dist, 'mocha.js'));
+  const args = [require.resolve('mocha/bin/mocha.js')];
+  // tsx's require hook transpiles each TypeScript spec (esbuild, cached on disk; mocha passes it on
+  // to --parallel workers); bpfunit itself is already JavaScript.
+  if (specs.some((s) => TS.test(s))) args.push('--require', require.resolve('tsx/cjs'));
+  args.push('--require', join(dist, 'mocha.js'));
   if (run.coverage) args.push('--require', join(dist, 'coverage', 'mocha-hooks.js'));
   if (!run.options.some((o) => /^(-t|--timeout)(=|$)/.test(o))) args.push('--timeout', '30000');
   args.push(...run.options, ...specs);
