@@ -135,6 +135,13 @@ fs.writeFileSync("tsconfig.json", JSON.stringify(t, null, 2));
 # checked too (skipLibCheck off).
 npx --no-install tsc --noEmit -p . --verbatimModuleSyntax false --skipLibCheck false || fail "tsc --noEmit with a strict tsconfig"
 
+step "the same specs in an ESM package (\"type\": \"module\"), with tsc --init's settings unchanged"
+cp package.json "$tmp/package.json.cjs"
+node -e 'const fs = require("fs"); const p = JSON.parse(fs.readFileSync("package.json", "utf8")); p.type = "module"; fs.writeFileSync("package.json", JSON.stringify(p, null, 2));'
+npx --no-install tsc --noEmit -p . --skipLibCheck false || fail "tsc --noEmit in an ESM package"
+npx --no-install bpfunit test --reporter dot 'test/*.spec.ts'
+cp "$tmp/package.json.cjs" package.json
+
 step "bpfunit coverage check: lcov names the repository's C files and the sibling's"
 npx --no-install bpfunit coverage check
 for f in bpf/xdp_filter.c bpf/msg_guard.c "$tmp/sibling/count_len.c"; do

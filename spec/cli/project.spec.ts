@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, dependencies, targets } from '../../src/cli/build';
 import { installHook } from '../../src/cli/hook';
+import { mochaCommand, splitMochaArgs } from '../../src/cli/mocha';
 import { init, TEMPLATES } from '../../src/cli/init';
 import { cflags, ConfigError, loadConfig, MOCK_INCLUDE, pathArg } from '../../src/config';
 import { DEFAULT_CONFIG, reported } from '../../src/coverage/config';
@@ -246,5 +247,26 @@ describe('coverage of files outside the repository', () => {
     expect(reported('/usr/include/linux/bpf.h', config, '/src/repo')).to.equal(false);
     expect(reported('bpf/z.c', config, '/src/repo')).to.equal(true);
     expect(reported('/src/sibling/bpf/x.c', { ...config, exclude: ['/src/sibling/bpf/*'] }, '/src/repo')).to.equal(false);
+  });
+});
+
+describe('bpfunit test: the mocha command line', () => {
+  it('passes options through in order and takes the other arguments for spec files', () => {
+    expect(splitMochaArgs(['a.spec.ts', '--grep', 'IPv4 only', '-R', 'dot', '--parallel', '--jobs=2', 'b.spec.js'])).to.deep.equal({
+      options: ['--grep', 'IPv4 only', '-R', 'dot', '--parallel', '--jobs=2'],
+      specs: ['a.spec.ts', 'b.spec.js'],
+    });
+  });
+
+  it('adds the preflight, the TypeScript hook only for TypeScript specs, and a timeout unless one is given', () => {
+    const config = { ...loadConfig(tmpdir()), specs: ['test/**/*.spec.{ts,js}'] };
+    expect(mochaCommand(config, { specs: [], options: [] })).to.deep.equal([
+      require.resolve('mocha/bin/mocha.js'), '--require', require.resolve('tsx/cjs'), '--require', path.resolve('src', 'mocha.js'),
+      '--timeout', '30000', 'test/**/*.spec.{ts,js}',
+    ]);
+    const js = mochaCommand(config, { specs: ['test/a.spec.js'], options: ['-t', '5000'], coverage: true });
+    expect(js.filter((a) => a === '--require').length).to.equal(2); // preflight and coverage hooks, no tsx
+    expect(js.some((a) => a.endsWith(path.join('coverage', 'mocha-hooks.js')))).to.equal(true);
+    expect(js.slice(-3)).to.deep.equal(['-t', '5000', 'test/a.spec.js']);
   });
 });
