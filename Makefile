@@ -66,7 +66,7 @@ typecheck: build/stamps/typecheck
 ISOLATED := 'spec/{programs,mock,structs,loader}/**/*.spec.ts' spec/btf.spec.ts
 isolation: objects
 	$(MOCHA) --parallel --jobs 2 --reporter dot $(ISOLATED)
-	$(MOCHA) --require ts-node/register --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
+	$(MOCHA) --require tsx/cjs --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
 
 # Pre-commit: stamps make a warm run with nothing changed do no work; a changed source rebuilds
 # only its objects (clang's dependency files), re-type-checks incrementally and reruns the suite.
@@ -95,10 +95,10 @@ install-hook:
 # BPF coverage: instrumented loads, counters per test, lcov + HTML + branch-table.json in coverage/;
 # fails when a branch-table row is uncovered or a threshold in bpfunit.config.json ("coverage") is missed.
 COVERAGE_SPECS := 'spec/{programs,mock}/**/*.spec.ts'
-coverage: deps objects
+coverage: deps dist objects
 	rm -rf coverage
-	BPFUNIT_COVERAGE=1 $(MOCHA) --require ts-node/register --require src/coverage/mocha-hooks.ts --reporter dot $(COVERAGE_SPECS)
-	node -r ts-node/register src/coverage/cli.ts check --quiet --no-html
+	BPFUNIT_COVERAGE=1 $(MOCHA) --require tsx/cjs --require src/coverage/mocha-hooks.ts --reporter dot $(COVERAGE_SPECS)
+	node dist/coverage/cli.js check --quiet --no-html
 
 bench-native: build/bench/native
 build/bench/native: bench/native.c
