@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { build, dependencies, targets } from '../../src/cli/build';
+import { build, dependencies, harnessIncludes, targets } from '../../src/cli/build';
 import { installHook } from '../../src/cli/hook';
 import { mochaCommand, splitMochaArgs } from '../../src/cli/mocha';
 import { init, TEMPLATES } from '../../src/cli/init';
@@ -177,6 +177,10 @@ describe('bpfunit build', function () {
     } finally {
       rmSync(bad);
     }
+  });
+
+  it('cflags --harness adds the sources\' directories, relative inside the repository', () => {
+    expect(harnessIncludes(loadConfig(dir), dir)).to.deep.equal(['-Ibpf', `-I${sibling}`]);
   });
 
   it('two inputs that would write the same object are a configuration error', () => {
