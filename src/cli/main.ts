@@ -9,7 +9,7 @@ import { build, harnessIncludes, targets } from './build';
 import { DEFAULT_HOOK_COMMAND, installHook } from './hook';
 import { init } from './init';
 import { runMocha, splitMochaArgs } from './mocha';
-import { hex, load, repeatCount, run, RunArgs, setEntry, UsageError } from './objects';
+import { hex, repeatCount, RunArgs, setEntry, UsageError } from './args';
 
 export interface Io {
   out(text: string): void;
@@ -29,6 +29,9 @@ function buildOrFail(config: BpfunitConfig, io: Io, verbose = false): void {
 }
 
 class BuildFailed extends BpfUnitError {}
+
+/** `load` and `run` need the kernel stage (ffi-rs); other commands start faster without it. */
+const objects = () => require('./objects') as typeof import('./objects');
 
 const collect = <T>(parse: (v: string) => T) => (value: string, previous: T[] = []): T[] => [...previous, parse(value)];
 
@@ -123,7 +126,7 @@ function program(io: Io, exit: { status: number }): Command {
     .argument('<object>', 'BPF ELF object')
     .option('--prog <name>', 'load only this program (repeatable)', collect(String), [])
     .action((object: string, opts: { prog: string[] }) => {
-      io.out(JSON.stringify(load(object, opts.prog)) + '\n');
+      io.out(JSON.stringify(objects().load(object, opts.prog)) + '\n');
     });
 
   p.command('run')
@@ -136,7 +139,7 @@ function program(io: Io, exit: { status: number }): Command {
     .option('--set <map:keyhex=valuehex>', 'write a map entry first (repeatable)', collect(setEntry), [])
     .option('--dump <map>', 'print a map after the run (repeatable)', collect(String), [])
     .action((object: string, opts: { prog: string[]; data?: Buffer; ctx?: Buffer; repeat?: number; set: RunArgs['sets']; dump: string[] }) => {
-      io.out(JSON.stringify(run(object, { progs: opts.prog, data: opts.data, ctx: opts.ctx, repeat: opts.repeat, sets: opts.set, dumps: opts.dump })) + '\n');
+      io.out(JSON.stringify(objects().run(object, { progs: opts.prog, data: opts.data, ctx: opts.ctx, repeat: opts.repeat, sets: opts.set, dumps: opts.dump })) + '\n');
     });
   return p;
 }

@@ -2,35 +2,7 @@
 import { Collection } from '../kernel/collection';
 import { mapTypeName } from '../object/maps';
 import { ObjectSpec } from '../object/object';
-
-export class UsageError extends Error {}
-
-export interface RunArgs {
-  progs: string[];
-  data?: Buffer;
-  ctx?: Buffer;
-  repeat?: number;
-  sets: { map: string; key: Buffer; value: Buffer }[];
-  dumps: string[];
-}
-
-export function hex(text: string, what: string): Buffer {
-  const clean = text.replace(/[\s:]/g, '');
-  if (!/^([0-9a-fA-F]{2})*$/.test(clean)) throw new UsageError(`${what} is not an even-length hex string: '${text}'`);
-  return Buffer.from(clean, 'hex');
-}
-
-export function repeatCount(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--repeat needs a positive integer, got '${value}'`);
-  return n;
-}
-
-export function setEntry(value: string): RunArgs['sets'][number] {
-  const m = /^([^:]+):([^=]*)=(.*)$/.exec(value);
-  if (!m) throw new UsageError(`--set needs MAP:KEYHEX=VALUEHEX, got '${value}'`);
-  return { map: m[1], key: hex(m[2], `key of --set ${m[1]}`), value: hex(m[3], `value of --set ${m[1]}`) };
-}
+import { RunArgs, UsageError } from './args';
 
 export function load(object: string, progs: string[]): object {
   const spec = ObjectSpec.fromFile(object);
