@@ -274,3 +274,60 @@ describe('bpfunit test: the mocha command line', () => {
     expect(js.slice(-3)).to.deep.equal(['-t', '5000', 'test/a.spec.js']);
   });
 });
+
+describe('bpfunit test in a repository', function () {
+  this.timeout(120000);
+  let dir: string;
+  const cli = path.resolve('bin', 'bpfunit');
+  const runIn = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [cli, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 100000 });
+
+  before(() => {
+    dir = tempDir('test');
+    write(path.join(dir, 'bpfunit.config.json'), JSON.stringify({ specs: ['test/*.spec.js'] }));
+    write(path.join(dir, 'bpf', 'ttl.c'), [
+      '#include <linux/bpf.h>', '#include <bpf/bpf_helpers.h>',
+      'SEC("xdp") int ttl(struct xdp_md *ctx) { return ctx->data_end - ctx->data > 100 ? XDP_DROP : XDP_PASS; }',
+      'char LICENSE[] SEC("license") = "GPL";', '',
+    ].join('\n'));
+    write(path.join(dir, 'test', 'ttl.spec.js'), [
+      "const assert = require('node:assert/strict');",
+      `const { Harness } = require(${JSON.stringify(path.resolve('dist'))});`,
+      "describe('ttl', () => {",
+      "  let h;",
+      "  before(() => { h = Harness.load('build/bpf/ttl.o'); });",
+      "  after(() => h.close());",
+      "  it('passes short packets', () => assert.equal(h.run('ttl', { data: Buffer.alloc(64) }).retval, 2));",
+      "  it('drops long packets', () => assert.equal(h.run('ttl', { data: Buffer.alloc(200) }).retval, process.env.WRONG ? 2 : 1));",
+      '});', '',
+    ].join('\n'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('builds, runs the configured specs, and exits 1 on a failing test; mocha options pass through', () => {
+    const ok = runIn(['test', '--reporter', 'json']);
+    expect(ok.status, ok.stderr).to.equal(0);
+    expect(existsSync(path.join(dir, 'build/bpf/ttl.o'))).to.equal(true);
+    const stats = JSON.parse(ok.stdout).stats;
+    expect([stats.tests, stats.passes, stats.failures]).to.deep.equal([2, 2, 0]);
+    const failing = runIn(['test', '--reporter=json'], { WRONG: '1' });
+    expect(failing.status).to.equal(1);
+    expect(JSON.parse(failing.stdout).failures.map((f: { title: string }) => f.title)).to.deep.equal(['drops long packets']);
+    const grepped = runIn(['test', '--grep', 'short', '--reporter', 'json'], { WRONG: '1' });
+    expect(grepped.status, grepped.stderr).to.equal(0);
+    expect(JSON.parse(grepped.stdout).stats.tests).to.equal(1);
+  });
+
+  it('a clang error stops before mocha with exit 1 and clang\'s own message', () => {
+    write(path.join(dir, 'bpf', 'bad.c'), 'int bad(void) { return nope; }\n');
+    try {
+      const r = runIn(['test']);
+      expect(r.status).to.equal(1);
+      expect(r.stderr).to.match(/bpf\/bad\.c:1:\d+: error: use of undeclared identifier 'nope'/);
+      expect(r.stderr).to.match(/bpfunit: clang failed on .*bad\.c/);
+      expect(r.stdout).to.not.match(/passing|failing/);
+    } finally {
+      rmSync(path.join(dir, 'bpf', 'bad.c'));
+    }
+  });
+});
