@@ -1,9 +1,9 @@
 # bpfunit: `make` sets up and runs the program specs; `make test` runs every spec.
 SHELL := /bin/bash
 CLANG ?= clang
-MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -I/usr/include/$(MULTIARCH) \
-	-Ibpf/include -Imocks/include -Wall -Wno-unused-function
+# The flags come from bpfunit.config.json, through the CLI (`bpfunit cflags`), as a user's own
+# Makefile would take them; computed once, when the first object is built (dist/ exists by then).
+BPF_CFLAGS = $(eval BPF_CFLAGS := $(shell node bin/bpfunit cflags))$(BPF_CFLAGS)
 MOCHA := node_modules/.bin/mocha
 APT_PACKAGES := clang llvm libbpf-dev bpftool make gcc lcov
 
@@ -12,8 +12,8 @@ HARNESS_OBJS := $(patsubst mocks/harness/%.c,build/mocks/%.o,$(wildcard mocks/ha
 FIXTURE_OBJS := $(patsubst spec/fixtures/%.c,build/fixtures/%.o,$(wildcard spec/fixtures/*.c))
 OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS)
 
-.PHONY: all ebpf_unit_test deps objects test typecheck isolation precommit install-hook coverage bench bench-native clean
-all: deps objects
+.PHONY: all ebpf_unit_test deps dist objects test typecheck isolation precommit install-hook coverage bench bench-native clean
+all: deps dist objects
 	$(MOCHA) 'spec/programs/**/*.spec.ts'
 
 # Kmesh's name for the same job.
@@ -31,7 +31,14 @@ node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# The compiled package (what bin/bpfunit and users run): rebuilt when a source changes.
+dist: dist/index.js
+dist/index.js: $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json package-lock.json
+	npm run -s build
+
 objects: $(OBJS)
+
+$(OBJS): | dist/index.js
 
 build/bpf/%.o: bpf/%.c
 	@mkdir -p $(@D)
@@ -48,7 +55,7 @@ build/fixtures/%.o: spec/fixtures/%.c
 -include $(OBJS:.o=.d)
 
 ALL_SPECS := 'spec/**/*.spec.ts'
-test: deps objects typecheck
+test: deps dist objects typecheck
 	$(MOCHA) $(ALL_SPECS)
 	$(MAKE) -s isolation
 
@@ -59,7 +66,7 @@ typecheck: build/stamps/typecheck
 ISOLATED := 'spec/{programs,mock,structs,loader}/**/*.spec.ts' spec/btf.spec.ts
 isolation: objects
 	$(MOCHA) --parallel --jobs 2 --reporter dot $(ISOLATED)
-	$(MOCHA) --require ts-node/register --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
+	$(MOCHA) --require tsx/cjs --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
 
 # Pre-commit: stamps make a warm run with nothing changed do no work; a changed source rebuilds
 # only its objects (clang's dependency files), re-type-checks incrementally and reruns the suite.
@@ -86,12 +93,12 @@ install-hook:
 	chmod +x "$$hook"; echo "installed $$hook"
 
 # BPF coverage: instrumented loads, counters per test, lcov + HTML + branch-table.json in coverage/;
-# fails when a branch-table row is uncovered or a threshold in .bpfunit-coverage.json is missed.
+# fails when a branch-table row is uncovered or a threshold in bpfunit.config.json ("coverage") is missed.
 COVERAGE_SPECS := 'spec/{programs,mock}/**/*.spec.ts'
-coverage: deps objects
+coverage: deps dist objects
 	rm -rf coverage
-	BPFUNIT_COVERAGE=1 $(MOCHA) --require ts-node/register --require src/coverage/mocha-hooks.ts --reporter dot $(COVERAGE_SPECS)
-	node -r ts-node/register src/coverage/cli.ts check --quiet --no-html
+	BPFUNIT_COVERAGE=1 $(MOCHA) --require tsx/cjs --require src/coverage/mocha-hooks.ts --reporter dot $(COVERAGE_SPECS)
+	node dist/coverage/cli.js check --quiet --no-html
 
 bench-native: build/bench/native
 build/bench/native: bench/native.c
@@ -102,4 +109,4 @@ bench: deps objects
 	npm run -s bench
 
 clean:
-	rm -rf build coverage
+	rm -rf build coverage dist

@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { Collection, ObjectSpec } from '../src';
 import { addressOf, closeFd } from '../src/sys/ffi';
 import { casesSpec } from './cases';
+import { loadConfig as loadCoverageConfig } from '../src/coverage/config';
 
 const ROOT = path.resolve(__dirname, '..');
 const OBJECT = path.join(ROOT, 'build/fixtures/bench_trivial.o');
@@ -216,7 +217,7 @@ function coverageCases(): Case[] {
   const out = path.join(ROOT, 'build/bench/coverage');
   const config = path.join(ROOT, 'build/bench/coverage-config.json');
   mkdirSync(path.dirname(config), { recursive: true });
-  const own = JSON.parse(readFileSync(path.join(ROOT, '.bpfunit-coverage.json'), 'utf8')) as Record<string, unknown>;
+  const own = loadCoverageConfig(ROOT); // the "coverage" key of bpfunit.config.json
   writeFileSync(config, JSON.stringify({ ...own, output: path.relative(ROOT, out) }));
   const run = (coverage: boolean) => {
     const env = { ...process.env, BPFUNIT_COVERAGE: coverage ? '1' : '0', BPFUNIT_COVERAGE_CONFIG: config };

@@ -1,4 +1,5 @@
-// bpfunit's public API.
+// bpfunit's public API. Importable from any runner: nothing here needs mocha (useHarness only
+// calls mocha's hooks when it is called; bpfunit/mocha is its documented home).
 export * from './errors';
 export { ObjectSpec } from './object/object';
 export type { ProgramSpec } from './object/object';
@@ -10,3 +11,10 @@ export type { CollectionOptions, GlobalVariable } from './kernel/collection';
 export { BpfMap, UpdateFlags } from './kernel/map';
 export { Program } from './kernel/program';
 export type { RunOptions, RunResult } from './kernel/program';
+export { Harness, useHarness } from './mock/harness';
+export * from './mock/mocks';
+export * from './structs/layout';
+export * from './structs/uapi';
+export * from './structs/tlv';
+export { loadConfig, cflags } from './config';
+export type { BpfunitConfig } from './config';

@@ -1,7 +1,8 @@
 // bin/bpfunit on the loader fixtures: `load` JSON, `run` with --data/--ctx/--set/--dump/--repeat,
 // and the exit codes 0 (ok), 1 (load, verifier or kernel error) and 2 (bad usage).
 import { expect } from 'chai';
-import { parseArgs } from '../../src/cli/main';
+import { readFileSync } from 'node:fs';
+import { main } from '../../src/cli/main';
 import { fixture, fixtureSource, libbpfRun, markerLine } from '../loader/helpers';
 import { bpfunitAll, CliResult, json } from './run_cli';
 
@@ -46,6 +47,10 @@ describe('bpfunit CLI', function () {
       missingProg: ['run', invalid, '--data', zeros(14)],
       badHex: ['run', invalid, '--prog', 'good_xdp', '--data', '0g'],
       unknownProg: ['run', invalid, '--prog', 'nope', '--data', zeros(14)],
+      equalsForm: ['run', invalid, '--prog=good_xdp', `--data=${zeros(14)}`],
+      help: ['--help'],
+      helpShort: ['run', '-h'],
+      version: ['--version'],
     });
   });
 
@@ -153,7 +158,7 @@ describe('bpfunit CLI', function () {
         expect(r[name].status, r[name].stderr).to.equal(2);
         expect(r[name].stdout).to.equal('');
         expect(r[name].stderr).to.match(new RegExp(`^bpfunit: ${re.source}`));
-        expect(r[name].stderr).to.include('usage:');
+        expect(r[name].stderr).to.include('(run bpfunit --help for usage)');
       });
     }
 
@@ -171,30 +176,37 @@ describe('bpfunit CLI', function () {
       [['run', 'x.o', '--prog', 'a', '--set', 'hmap:0q=00'], /key of --set hmap is not an even-length hex string/],
       [['run', 'x.o', '--prog', 'a', '--repeat', '0'], /--repeat needs a positive integer, got '0'/],
       [['run', 'x.o', '--prog', 'a', '--repeat', '1.5'], /--repeat needs a positive integer, got '1.5'/],
-      [['run', 'x.o', '--prog'], /--prog needs a value/],
-      [['load', 'x.o', '--data', '00'], /--data is for 'run' only/],
-      [['load', 'x.o', '--dump', 'm'], /--dump is for 'run' only/],
-      [['load', '--prog', 'a'], /no object file given/],
+      [['run', 'x.o', '--prog'], /option '--prog <name>' argument missing/],
+      [['load', 'x.o', '--data', '00'], /unknown option '--data'/],
+      [['load', 'x.o', '--dump', 'm'], /unknown option '--dump'/],
+      [['load', '--prog', 'a'], /missing required argument 'object'/],
       [['frobnicate', 'x.o'], /unknown command 'frobnicate'/],
-      [[], /no command given/],
+      [['coverage', 'chekc'], /coverage takes 'check' or nothing, got 'chekc'/],
     ];
-    it('parseArgs rejects every other malformed command line', () => {
+    it('every other malformed command line exits 2 with the reason, before touching the object', () => {
       for (const [argv, re] of usage) {
-        let err: Error | undefined;
-        try {
-          parseArgs(argv);
-        } catch (e) {
-          err = e as Error;
-        }
-        expect(err?.message, argv.join(' ')).to.match(re);
+        let err = '';
+        const status = main(argv, { out: () => {}, err: (t) => (err += t) });
+        expect(status, argv.join(' ')).to.equal(2);
+        expect(err, argv.join(' ')).to.match(new RegExp(`^bpfunit: ${re.source}`));
       }
+      process.exitCode = 0;
+    });
+  });
+
+  describe('conventions', () => {
+    it('accepts --opt=value', () => {
+      expect(json<RunJson>(r.equalsForm).retval).to.equal(3); // good_xdp returns XDP_TX
     });
 
-    it('parseArgs accepts a full command line', () => {
-      const a = parseArgs(['run', 'x.o', '--prog', 'p', '--data', 'aa:bb', '--ctx', '01', '--repeat', '3', '--set', 'm:01=0203', '--dump', 'm']);
-      expect({ ...a, data: a.data?.toString('hex'), ctx: a.ctx?.toString('hex'), sets: a.sets.map((s) => [s.map, s.key.toString('hex'), s.value.toString('hex')]) }).to.deep.equal({
-        command: 'run', object: 'x.o', progs: ['p'], data: 'aabb', ctx: '01', repeat: 3, sets: [['m', '01', '0203']], dumps: ['m'],
-      });
+    it('--help and -h print the usage and exit 0; --version prints package.json\'s version', () => {
+      expect(r.help.status).to.equal(0);
+      expect(r.help.stdout).to.match(/^Usage: bpfunit \[options\] \[command\]/);
+      for (const c of ['init', 'build', 'cflags', 'test', 'coverage', 'precommit', 'install-hook', 'load', 'run']) expect(r.help.stdout).to.match(new RegExp(`\n  ${c} `));
+      expect(r.helpShort.status).to.equal(0);
+      expect(r.helpShort.stdout).to.match(/^Usage: bpfunit run \[options\] <object>/);
+      expect(r.version.status).to.equal(0);
+      expect(r.version.stdout).to.equal(`${JSON.parse(readFileSync('package.json', 'utf8')).version}\n`);
     });
   });
 });

@@ -1,139 +1,194 @@
-// The bpfunit command line: `load` verifies programs, `run` test-runs one and prints JSON.
+// The bpfunit command line. Exit status: 0 ok, 1 a test, build, load or verifier failure, 2 usage.
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { BpfunitConfig, cflags, ConfigError, loadConfig } from '../config';
+import { findFiles } from '../coverage/config';
 import { BpfUnitError, InputError, VerifierError } from '../errors';
-import { Collection } from '../kernel/collection';
-import { mapTypeName } from '../object/maps';
-import { ObjectSpec } from '../object/object';
-import { U32_MAX } from '../validate';
+import { build, harnessIncludes, targets } from './build';
+import { DEFAULT_HOOK_COMMAND, installHook } from './hook';
+import { init } from './init';
+import { runMocha, splitMochaArgs } from './mocha';
+import { hex, repeatCount, RunArgs, setEntry, UsageError } from './args';
 
-const USAGE = `usage:
-  bpfunit load OBJ [--prog NAME]...
-  bpfunit run OBJ --prog NAME [--data HEX] [--ctx HEX] [--repeat N]
-                  [--set MAP:KEYHEX=VALUEHEX]... [--dump MAP]...
-exit status: 0 success, 1 load, verifier or kernel error, 2 bad usage`;
-
-class UsageError extends Error {}
-
-interface Args {
-  command: string;
-  object: string;
-  progs: string[];
-  data?: Buffer;
-  ctx?: Buffer;
-  repeat?: number;
-  sets: { map: string; key: Buffer; value: Buffer }[];
-  dumps: string[];
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
 }
 
-function hex(text: string, what: string): Buffer {
-  const clean = text.replace(/[\s:]/g, '');
-  if (!/^([0-9a-fA-F]{2})*$/.test(clean)) throw new UsageError(`${what} is not an even-length hex string: '${text}'`);
-  return Buffer.from(clean, 'hex');
+const processIo: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+function version(): string {
+  return (require('../../package.json') as { version: string }).version;
 }
 
-export function parseArgs(argv: string[]): Args {
-  const [command, object, ...rest] = argv;
-  if (command !== 'load' && command !== 'run') throw new UsageError(command ? `unknown command '${command}'` : 'no command given');
-  if (!object || object.startsWith('--')) throw new UsageError('no object file given');
-  const args: Args = { command, object, progs: [], sets: [], dumps: [] };
-  for (let k = 0; k < rest.length; k++) {
-    const flag = rest[k];
-    const value = rest[k + 1];
-    if (value === undefined) throw new UsageError(`${flag} needs a value`);
-    k++;
-    const runOnly = () => {
-      if (command !== 'run') throw new UsageError(`${flag} is for 'run' only`);
-    };
-    switch (flag) {
-      case '--prog': args.progs.push(value); break;
-      case '--data': runOnly(); args.data = hex(value, '--data'); break;
-      case '--ctx': runOnly(); args.ctx = hex(value, '--ctx'); break;
-      case '--repeat': {
-        runOnly();
-        const n = Number(value);
-        // The kernel's repeat is a u32: a larger count is bad usage, not a failed run.
-        if (!Number.isInteger(n) || n < 1 || n > U32_MAX) throw new UsageError(`--repeat needs a positive integer, got '${value}' (from 1 to ${U32_MAX})`);
-        args.repeat = n;
-        break;
+/** Builds what changed; throws when clang failed (its diagnostics are already on stderr). */
+function buildOrFail(config: BpfunitConfig, io: Io, verbose = false): void {
+  const r = build(config, { echo: verbose ? (l) => io.out(`${l}\n`) : undefined });
+  if (r.failed.length) throw new BuildFailed(`clang failed on ${r.failed.map((t) => t.source).join(', ')}`);
+}
+
+class BuildFailed extends BpfUnitError {}
+
+/** `load` and `run` need the kernel stage (ffi-rs); other commands start faster without it. */
+const objects = () => require('./objects') as typeof import('./objects');
+
+const collect = <T>(parse: (v: string) => T) => (value: string, previous: T[] = []): T[] => [...previous, parse(value)];
+
+function program(io: Io, exit: { status: number }): Command {
+  const config = (cmd: Command): BpfunitConfig => loadConfig(process.cwd(), cmd.optsWithGlobals().config as string | undefined);
+  const p = new Command('bpfunit')
+    .description('Unit-test eBPF programs with BPF_PROG_TEST_RUN')
+    .version(version(), '-V, --version')
+    .option('-c, --config <file>', 'configuration file (default: bpfunit.config.json, or the "bpfunit" key of package.json, found upwards)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (t) => io.out(t),
+      writeErr: (t) => io.err(t),
+      outputError: (t, write) => write(`bpfunit: ${t.replace(/^error: /, '')}`),
+    })
+    .showHelpAfterError('(run bpfunit --help for usage)');
+
+  p.command('init')
+    .description('scaffold bpfunit.config.json, an example XDP program, a re-hosted sk_msg program, their specs and npm scripts (never overwrites)')
+    .action(() => {
+      for (const line of init(process.cwd())) io.out(`${line}\n`);
+    });
+
+  p.command('build')
+    .description('compile the configured sources and harnesses (incremental; clang errors shown as is)')
+    .option('-v, --verbose', 'print each clang command')
+    .action((opts: { verbose?: boolean }, cmd: Command) => {
+      const c = config(cmd);
+      buildOrFail(c, io, opts.verbose);
+    });
+
+  p.command('cflags')
+    .description('print the clang flags bpfunit uses, for your own Makefile/CMake/Bazel build')
+    .option('--harness', 'add the include path harnesses need (the sources\' directories)')
+    .action((opts: { harness?: boolean }, cmd: Command) => {
+      const c = config(cmd);
+      const flags = cflags(c, process.cwd());
+      if (opts.harness) flags.push(...harnessIncludes(c, process.cwd()));
+      io.out(`${flags.join(' ')}\n`);
+    });
+
+  p.command('test')
+    .description('build what changed, then run the specs with mocha; mocha options pass through (--grep, --reporter, --parallel, ...)')
+    .argument('[specs-and-mocha-options...]')
+    .allowUnknownOption()
+    .helpOption('-h, --help')
+    .action((args: string[], _opts: unknown, cmd: Command) => {
+      const c = config(cmd);
+      buildOrFail(c, io);
+      exit.status = runMocha(c, splitMochaArgs(args));
+    });
+
+  p.command('coverage')
+    .description('run the specs with instrumented programs and write lcov/HTML to coverage/; `check` also fails under the thresholds')
+    .argument('[check]', 'fail (exit 1) when a threshold or a branch-table row is missed')
+    .action((what: string | undefined, _opts: unknown, cmd: Command) => {
+      if (what !== undefined && what !== 'check') throw new UsageError(`coverage takes 'check' or nothing, got '${what}'`);
+      const c = config(cmd);
+      buildOrFail(c, io);
+      const status = runMocha(c, { specs: [], options: ['--reporter', 'dot'], coverage: true });
+      if (status !== 0) {
+        exit.status = status;
+        return;
       }
-      case '--set': {
-        runOnly();
-        const m = /^([^:]+):([^=]*)=(.*)$/.exec(value);
-        if (!m) throw new UsageError(`--set needs MAP:KEYHEX=VALUEHEX, got '${value}'`);
-        args.sets.push({ map: m[1], key: hex(m[2], `key of --set ${m[1]}`), value: hex(m[3], `value of --set ${m[1]}`) });
-        break;
+      // The report modules are needed only here: loaded lazily to keep every other command's start-up short.
+      if (what === 'check') exit.status = (require('../coverage/cli') as typeof import('../coverage/cli')).main(['check', '--quiet', '--no-html', '--root', c.root]) === 0 ? 0 : 1;
+    });
+
+  p.command('precommit')
+    .description('the fast pre-commit check: rebuild what changed and rerun the specs (nothing when nothing changed)')
+    .action((_opts: unknown, cmd: Command) => {
+      const c = config(cmd);
+      buildOrFail(c, io);
+      const stamp = join(c.root, c.outDir, '.precommit-ok');
+      if (upToDate(c, stamp)) return;
+      exit.status = runMocha(c, { specs: [], options: ['--reporter', 'dot'] });
+      if (exit.status === 0) {
+        mkdirSync(dirname(stamp), { recursive: true });
+        writeFileSync(stamp, '');
       }
-      case '--dump': runOnly(); args.dumps.push(value); break;
-      default: throw new UsageError(`unknown option '${flag}'`);
-    }
-  }
-  if (command === 'run' && args.progs.length !== 1) throw new UsageError('run needs exactly one --prog NAME');
-  return args;
+    });
+
+  p.command('install-hook')
+    .description('install a git pre-commit hook running `bpfunit precommit` (an existing hook is kept and run first)')
+    .option('--run <command>', 'the check the hook runs', DEFAULT_HOOK_COMMAND)
+    .action((opts: { run: string }) => {
+      for (const line of installHook(process.cwd(), opts.run)) io.out(`${line}\n`);
+    });
+
+  p.command('load')
+    .description('load (verify) the programs of an object and print them and its maps as JSON')
+    .argument('<object>', 'BPF ELF object')
+    .option('--prog <name>', 'load only this program (repeatable)', collect(String), [])
+    .action((object: string, opts: { prog: string[] }) => {
+      io.out(JSON.stringify(objects().load(object, opts.prog)) + '\n');
+    });
+
+  p.command('run')
+    .description('test-run one program once and print retval, data, context and maps as JSON (hex)')
+    .argument('<object>', 'BPF ELF object')
+    .addOption(new Option('--prog <name>', 'the program to run').argParser(collect(String)).default([]))
+    .option('--data <hex>', 'packet data', (v) => hex(v, '--data'))
+    .option('--ctx <hex>', 'context', (v) => hex(v, '--ctx'))
+    .option('--repeat <n>', 'run N times', repeatCount)
+    .option('--set <map:keyhex=valuehex>', 'write a map entry first (repeatable)', collect(setEntry), [])
+    .option('--dump <map>', 'print a map after the run (repeatable)', collect(String), [])
+    .action((object: string, opts: { prog: string[]; data?: Buffer; ctx?: Buffer; repeat?: number; set: RunArgs['sets']; dump: string[] }) => {
+      io.out(JSON.stringify(objects().run(object, { progs: opts.prog, data: opts.data, ctx: opts.ctx, repeat: opts.repeat, sets: opts.set, dumps: opts.dump })) + '\n');
+    });
+  return p;
 }
 
-function load(args: Args): object {
-  const spec = ObjectSpec.fromFile(args.object);
-  const coll = Collection.load(spec, { programs: args.progs.length ? args.progs : undefined });
-  try {
-    return {
-      programs: [...coll.programs.values()].map((p) => ({ name: p.name, section: p.spec.section, type: p.spec.kind!.type, insns: p.insnCount })),
-      maps: spec.maps.map((m) => ({ name: m.name, type: mapTypeName(m.type), keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries })),
-    };
-  } finally {
-    coll.close();
-  }
-}
-
-function run(args: Args): object {
-  const spec = ObjectSpec.fromFile(args.object);
-  const coll = Collection.load(spec, { programs: args.progs });
-  try {
-    for (const s of args.sets) coll.map(s.map).update(s.key, s.value);
-    const prog = coll.program(args.progs[0]);
-    const r = prog.run({ data: args.data, ctx: args.ctx, repeat: args.repeat });
-    const maps: Record<string, Record<string, string>> = {};
-    for (const name of args.dumps) {
-      const out: Record<string, string> = {};
-      for (const [k, v] of coll.map(name).entries()) out[k.toString('hex')] = v.toString('hex');
-      maps[name] = out;
-    }
-    return { retval: r.retval, data: r.data.toString('hex'), ctx: r.ctx ? r.ctx.toString('hex') : null, durationNs: r.durationNs, maps };
-  } finally {
-    coll.close();
-  }
+/** Whether the precommit stamp is newer than every input: objects, specs (and the files beside
+ * them), the configuration. */
+function upToDate(c: BpfunitConfig, stamp: string): boolean {
+  if (!existsSync(stamp)) return false;
+  const since = statSync(stamp).mtimeMs;
+  const specDirs = c.specs.map((g) => g.split('/').filter((_, k, parts) => !parts.slice(0, k + 1).some((p) => /[*?{]/.test(p))).join('/'));
+  const inputs = [
+    ...targets(c).map((t) => t.object),
+    ...findFiles(c.root, [...new Set(specDirs)].map((d) => (d ? `${d}/**` : '**/*.spec.*'))).map((f) => resolve(c.root, f)),
+    ...(c.file && existsSync(c.file) ? [c.file] : []),
+  ];
+  return inputs.every((f) => existsSync(f) && statSync(f).mtimeMs <= since);
 }
 
 /** Runs the CLI; returns the exit status (and sets process.exitCode). */
-export function main(argv: string[]): number {
-  let status = 0;
+export function main(argv: string[], io: Io = processIo): number {
+  const exit = { status: 0 };
   try {
-    const args = parseArgs(argv);
-    const result = args.command === 'load' ? load(args) : run(args);
-    process.stdout.write(JSON.stringify(result) + '\n');
+    program(io, exit).parse(argv, { from: 'user' });
   } catch (e) {
-    status = report(e);
+    exit.status = report(e, io);
   }
-  process.exitCode = status;
-  return status;
+  process.exitCode = exit.status;
+  return exit.status;
 }
 
-function report(e: unknown): number {
-  if (e instanceof UsageError) {
-    process.stderr.write(`bpfunit: ${e.message}\n${USAGE}\n`);
+function report(e: unknown, io: Io): number {
+  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // help and --version: 0; usage: 2
+  if (e instanceof UsageError || e instanceof ConfigError) {
+    io.err(`bpfunit: ${e.message}\n(run bpfunit --help for usage)\n`);
     return 2;
   }
   if (e instanceof InputError && /no (program|map) named/.test(e.message)) {
-    process.stderr.write(`bpfunit: ${e.message}\n`);
+    io.err(`bpfunit: ${e.message}\n`);
     return 2;
   }
   if (e instanceof VerifierError) {
     const excerpt = e.log.trimEnd().split('\n').slice(-20).join('\n');
-    process.stderr.write(`bpfunit: ${e.message}\n--- verifier log (last lines) ---\n${excerpt}\n`);
+    io.err(`bpfunit: ${e.message}\n--- verifier log (last lines) ---\n${excerpt}\n`);
     return 1;
   }
   if (e instanceof BpfUnitError) {
-    process.stderr.write(`bpfunit: ${e.message}\n`);
+    io.err(`bpfunit: ${e.message}\n`);
     return 1;
   }
-  process.stderr.write(`bpfunit: internal error: ${(e as Error)?.stack ?? e}\n`);
+  io.err(`bpfunit: internal error: ${(e as Error)?.stack ?? e}\n`);
   return 1;
 }

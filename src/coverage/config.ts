@@ -1,12 +1,15 @@
-// Coverage settings: .bpfunit-coverage.json at the repository root (every field optional).
+// Coverage settings: the "coverage" key of bpfunit.config.json, else .bpfunit-coverage.json at the
+// repository root (every field optional).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { CONFIG_FILE as BPFUNIT_CONFIG_FILE, loadConfig as loadBpfunitConfig } from '../config';
 
 export interface CoverageConfig {
   /** Minimum percentages over the reported files; `check` fails when one is missed. */
   thresholds: { lines?: number; branches?: number; functions?: number };
-  /** Source files to report (repository-relative globs: `*`, `**`, `?`). Files outside the
-   * repository (system headers) are never reported. */
+  /** Source files to report (globs: `*`, `**`, `?`). Repository-relative globs match files under
+   * the root; files outside it (a sibling checkout) are reported when an absolute or `../` glob
+   * matches them, so system headers never are. */
   include: string[];
   exclude: string[];
   /** Branch tables to evaluate (globs). */
@@ -31,8 +34,18 @@ export const DEFAULT_CONFIG: CoverageConfig = {
   html: true,
 };
 
-/** The settings in `path` (which must exist), else in root/.bpfunit-coverage.json if it exists, else the defaults. */
+/** The settings in `path` (which must exist), else the "coverage" key of root/bpfunit.config.json,
+ * else root/.bpfunit-coverage.json if it exists, else the defaults. Under bpfunit.config.json the
+ * default `include` adds the directories of sources outside the root. */
 export function loadConfig(root: string, explicit?: string): CoverageConfig {
+  if (!explicit && existsSync(join(root, BPFUNIT_CONFIG_FILE))) {
+    const project = loadBpfunitConfig(root);
+    if (project.coverage || !existsSync(join(root, CONFIG_FILE))) {
+      const outside = project.sources.map((g) => resolve(root, g)).filter((p) => relative(root, p).startsWith('..'));
+      const include = ['**', ...new Set(outside.map((p) => `${dirname(p)}/**`))];
+      return fromRaw({ include, ...project.coverage } as Partial<CoverageConfig>, `${project.file} (key "coverage")`);
+    }
+  }
   const path = explicit ?? join(root, CONFIG_FILE);
   if (!existsSync(path)) {
     if (explicit) throw new Error(`${explicit}: no such file`);
@@ -44,6 +57,10 @@ export function loadConfig(root: string, explicit?: string): CoverageConfig {
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
   }
+  return fromRaw(raw, path);
+}
+
+function fromRaw(raw: Partial<CoverageConfig>, path: string): CoverageConfig {
   const config = { ...DEFAULT_CONFIG, ...raw, thresholds: { ...DEFAULT_CONFIG.thresholds, ...raw.thresholds } };
   for (const [k, v] of Object.entries(config.thresholds)) {
     if (v !== undefined && (typeof v !== 'number' || v < 0 || v > 100)) throw new Error(`${path}: thresholds.${k} must be a percentage (0-100)`);
@@ -74,10 +91,16 @@ export function globRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** Whether a reported path (repository-relative, or absolute when outside) is to be reported. */
-export function reported(file: string, config: CoverageConfig): boolean {
-  if (file.startsWith('/')) return false;
-  return config.include.some((g) => globRegExp(g).test(file)) && !config.exclude.some((g) => globRegExp(g).test(file));
+/** Whether a reported path (repository-relative, or absolute when outside) is to be reported:
+ * relative paths against relative globs, absolute ones against absolute (or `../`) globs. */
+export function reported(file: string, config: CoverageConfig, root: string): boolean {
+  const outside = isAbsolute(file);
+  const matches = (globs: string[]) => globs.some((g) => {
+    const absolute = isAbsolute(g) || g.startsWith('../');
+    if (absolute !== outside) return false;
+    return globRegExp(absolute ? resolve(root, g) : g).test(file);
+  });
+  return matches(config.include) && !matches(config.exclude);
 }
 
 /** Files matching any of the globs (relative to root, or absolute), as matched, sorted. */

@@ -25,7 +25,7 @@ export interface Report {
 export function buildReport(data: CoverageData, config: CoverageConfig, root: string): Report {
   const { layouts, tests } = fromJSON(data);
   const all = fileCoverage(layouts, totals(layouts, tests), root);
-  const files = [...all.values()].filter((f) => reported(f.file, config)).sort((a, b) => a.file.localeCompare(b.file));
+  const files = [...all.values()].filter((f) => reported(f.file, config, root)).sort((a, b) => a.file.localeCompare(b.file));
   const t = summarize(files);
   const rows: RowResult[] = [];
   for (const table of findFiles(root, config.branchTables)) {

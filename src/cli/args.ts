@@ -1,0 +1,32 @@
+// Command-line values: parsed and checked before any object is opened (a bad one is exit 2).
+import { U32_MAX } from '../validate';
+
+export class UsageError extends Error {}
+
+export interface RunArgs {
+  progs: string[];
+  data?: Buffer;
+  ctx?: Buffer;
+  repeat?: number;
+  sets: { map: string; key: Buffer; value: Buffer }[];
+  dumps: string[];
+}
+
+export function hex(text: string, what: string): Buffer {
+  const clean = text.replace(/[\s:]/g, '');
+  if (!/^([0-9a-fA-F]{2})*$/.test(clean)) throw new UsageError(`${what} is not an even-length hex string: '${text}'`);
+  return Buffer.from(clean, 'hex');
+}
+
+export function repeatCount(value: string): number {
+  const n = Number(value);
+  // The kernel's repeat is a u32: a larger count is bad usage, not a failed run.
+  if (!Number.isInteger(n) || n < 1 || n > U32_MAX) throw new UsageError(`--repeat needs a positive integer, got '${value}' (from 1 to ${U32_MAX})`);
+  return n;
+}
+
+export function setEntry(value: string): RunArgs['sets'][number] {
+  const m = /^([^:]+):([^=]*)=(.*)$/.exec(value);
+  if (!m) throw new UsageError(`--set needs MAP:KEYHEX=VALUEHEX, got '${value}'`);
+  return { map: m[1], key: hex(m[2], `key of --set ${m[1]}`), value: hex(m[3], `value of --set ${m[1]}`) };
+}
