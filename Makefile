@@ -10,6 +10,9 @@ APT_PACKAGES := clang llvm libbpf-dev bpftool make gcc lcov
 BPF_OBJS := $(patsubst bpf/%.c,build/bpf/%.o,$(wildcard bpf/*.c))
 HARNESS_OBJS := $(patsubst mocks/harness/%.c,build/mocks/%.o,$(wildcard mocks/harness/*.c))
 FIXTURE_OBJS := $(patsubst spec/fixtures/%.c,build/fixtures/%.o,$(wildcard spec/fixtures/*.c))
+# CO-RE targets: BTF files of other "kernels" (spec/fixtures/core_btf_*.c) and the running
+# kernel's types as C, for fixtures written against vmlinux.h.
+CORE_BTFS := $(patsubst spec/fixtures/%.c,build/fixtures/%.btf,$(wildcard spec/fixtures/core_btf_*.c))
 OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS)
 
 .PHONY: all ebpf_unit_test deps objects test typecheck isolation precommit install-hook coverage bench bench-native clean
@@ -31,7 +34,7 @@ node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-objects: $(OBJS)
+objects: $(OBJS) $(CORE_BTFS)
 
 build/bpf/%.o: bpf/%.c
 	@mkdir -p $(@D)
@@ -43,7 +46,16 @@ build/mocks/%.o: mocks/harness/%.c
 
 build/fixtures/%.o: spec/fixtures/%.c
 	@mkdir -p $(@D)
-	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) -Ibuild -MMD -MP -c $< -o $@
+
+build/fixtures/%.btf: build/fixtures/%.o
+	llvm-objcopy --dump-section .BTF=$@ $< /dev/null
+
+build/vmlinux.h:
+	@mkdir -p $(@D)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+build/fixtures/core_kernel.o: build/vmlinux.h
 
 -include $(OBJS:.o=.d)
 

@@ -1,10 +1,12 @@
 // A loaded object: its BTF, every map (data sections filled, .rodata frozen) and the programs
 // asked for. close() releases every fd it opened, also when loading fails half-way.
 import { BtfKind } from '../btf/btf';
+import { hasCoreRelos, relocateInstructions } from '../core/relocate';
 import { InputError, SyscallError } from '../errors';
 import type { MapSpec } from '../object/maps';
 import type { ObjectSpec, ProgramSpec } from '../object/object';
 import { bpfRaw, closeFd, Cmd, scratch, syscallError } from '../sys/bpf';
+import { fileCoreTarget, kernelCoreTarget } from './core-target';
 import { BpfMap } from './map';
 import { Program } from './program';
 
@@ -13,6 +15,9 @@ export interface CollectionOptions {
   programs?: string[];
   /** Replaces Collection.defaultHook for this load; null loads without any hook. */
   hook?: CollectionHook | null;
+  /** CO-RE: relocate against this BTF file (raw BTF or ELF with .BTF, e.g. another kernel's)
+   * instead of the running kernel's /sys/kernel/btf/vmlinux, like libbpf's btf_custom_path. */
+  targetBtf?: string;
 }
 
 /** Lets a tool (coverage instrumentation) rewrite programs before they load, add maps, and see
@@ -47,7 +52,7 @@ export class Collection {
 
   static load(spec: ObjectSpec, opts: CollectionOptions = {}): Collection {
     const names = opts.programs ?? spec.programs.map((p) => p.name);
-    let wanted = names.map((n) => spec.program(n)); // throws for unknown names before any syscall
+    let wanted = relocateCore(spec, names.map((n) => spec.program(n)), opts.targetBtf); // throws for unknown names before any syscall
     const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
     let maps = spec.maps;
     if (hook) {
@@ -150,6 +155,14 @@ export class Collection {
       this.btfFd = undefined;
     }
   }
+}
+
+/** The programs with their CO-RE relocations applied; the target BTF is read only when some
+ * program has one (as libbpf does). */
+function relocateCore(spec: ObjectSpec, programs: ProgramSpec[], targetBtf: string | undefined): ProgramSpec[] {
+  if (!spec.btf || !programs.some((p) => hasCoreRelos(p.instructions))) return programs;
+  const target = targetBtf === undefined ? kernelCoreTarget() : fileCoreTarget(targetBtf);
+  return programs.map((p) => (hasCoreRelos(p.instructions) ? { ...p, instructions: relocateInstructions(p.instructions, spec.btf!, target, p.name) } : p));
 }
 
 /** Loads the object's BTF so maps can use it and the verifier can cite source lines. */
