@@ -28,7 +28,7 @@ export interface CoreRelo {
   /** The access string, e.g. "0:1:2" (field path) or "0" (type relocations). */
   access: string;
   kind: CoreKind;
-  /** Position among the object's CO-RE records, for messages (libbpf numbers them the same way). */
+  /** Position among its section's CO-RE records, for messages (libbpf numbers them so). */
   index: number;
 }
 
@@ -48,7 +48,6 @@ export function parseCoreRelos(ext: Buffer, btf: Btf): Map<string, CoreRelo[]> {
   const recSize = readU32(block, 0, 'core_relo rec_size');
   if (recSize < RECORD_SIZE) throw new BtfError(`core_relo rec_size ${recSize} is smaller than ${RECORD_SIZE}`);
   let pos = 4;
-  let index = 0;
   while (pos < block.length) {
     const section = btf.stringAt(readU32(block, pos, 'core_relo sec_name_off'), 'core_relo section name');
     const count = readU32(block, pos + 4, 'core_relo num_info');
@@ -56,7 +55,7 @@ export function parseCoreRelos(ext: Buffer, btf: Btf): Map<string, CoreRelo[]> {
     checkRange(pos, count * recSize, block.length, `core_relo records for section ${section}`);
     const list = out.get(section) ?? [];
     out.set(section, list);
-    for (let i = 0; i < count; i++, pos += recSize) {
+    for (let index = 0; index < count; index++, pos += recSize) {
       const insnBytes = block.readUInt32LE(pos);
       if (insnBytes % 8 !== 0) throw new BtfError(`core_relo in ${section}: insn_off ${insnBytes} is not a multiple of 8`);
       const typeId = block.readUInt32LE(pos + 4);
@@ -65,7 +64,7 @@ export function parseCoreRelos(ext: Buffer, btf: Btf): Map<string, CoreRelo[]> {
       const kind = block.readUInt32LE(pos + 12);
       list.push({
         insnOff: insnBytes / 8, typeId, access: btf.stringAt(block.readUInt32LE(pos + 8), 'core_relo access string'),
-        kind: kind as CoreKind, index: index++,
+        kind: kind as CoreKind, index,
       });
     }
   }
