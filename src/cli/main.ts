@@ -5,9 +5,10 @@ import { mapTypeName } from '../object/maps';
 import { ObjectSpec } from '../object/object';
 
 const USAGE = `usage:
-  bpfunit load OBJ [--prog NAME]...
-  bpfunit run OBJ --prog NAME [--data HEX] [--ctx HEX] [--repeat N]
+  bpfunit load OBJ [--prog NAME]... [--btf FILE]
+  bpfunit run OBJ --prog NAME [--data HEX] [--ctx HEX] [--repeat N] [--btf FILE]
                   [--set MAP:KEYHEX=VALUEHEX]... [--dump MAP]...
+--btf FILE: relocate CO-RE against this BTF instead of the running kernel's
 exit status: 0 success, 1 load, verifier or kernel error, 2 bad usage`;
 
 class UsageError extends Error {}
@@ -21,6 +22,7 @@ interface Args {
   repeat?: number;
   sets: { map: string; key: Buffer; value: Buffer }[];
   dumps: string[];
+  btf?: string;
 }
 
 function hex(text: string, what: string): Buffer {
@@ -44,6 +46,7 @@ export function parseArgs(argv: string[]): Args {
     };
     switch (flag) {
       case '--prog': args.progs.push(value); break;
+      case '--btf': args.btf = value; break;
       case '--data': runOnly(); args.data = hex(value, '--data'); break;
       case '--ctx': runOnly(); args.ctx = hex(value, '--ctx'); break;
       case '--repeat': {
@@ -70,7 +73,7 @@ export function parseArgs(argv: string[]): Args {
 
 function load(args: Args): object {
   const spec = ObjectSpec.fromFile(args.object);
-  const coll = Collection.load(spec, { programs: args.progs.length ? args.progs : undefined });
+  const coll = Collection.load(spec, { programs: args.progs.length ? args.progs : undefined, targetBtf: args.btf });
   try {
     return {
       programs: [...coll.programs.values()].map((p) => ({ name: p.name, section: p.spec.section, type: p.spec.kind!.type, insns: p.insnCount })),
@@ -83,7 +86,7 @@ function load(args: Args): object {
 
 function run(args: Args): object {
   const spec = ObjectSpec.fromFile(args.object);
-  const coll = Collection.load(spec, { programs: args.progs });
+  const coll = Collection.load(spec, { programs: args.progs, targetBtf: args.btf });
   try {
     for (const s of args.sets) coll.map(s.map).update(s.key, s.value);
     const prog = coll.program(args.progs[0]);
