@@ -117,6 +117,9 @@ describe('CO-RE cross-check with libbpf', function () {
       expect(a.error).to.be.instanceOf(VerifierError);
       expect((a.error as VerifierError).log).to.contain(`unknown#${POISON_HELPER}`);
       expect((a.error as VerifierError).summary).to.contain('h->sval');
+      // The error names the relocation libbpf names (libbpf numbers them per section too).
+      const relo = /relo #(\d+): insn #\d+ \(LDX\/ST\/STX\) accesses field incorrectly/.exec(String(b.error))![1];
+      expect((a.error as VerifierError).summary).to.contain(`CO-RE relocation #${relo} (byte_off of struct core_hdr.sval) could not be applied: it has another size and signedness`);
     });
 
     it('TYPE_MATCHES (records rewritten from TYPE_EXISTS): core_pair matches, core_hdr does not, as under libbpf', () => {
@@ -152,6 +155,7 @@ describe('CO-RE cross-check with libbpf', function () {
         expect(a.loads, prog).to.equal(b.loads);
         expect(a.loads, prog).to.equal(false);
         expect((a.error as VerifierError).log, prog).to.contain(`unknown#${POISON_HELPER}`);
+        expect((a.error as VerifierError).summary, prog).to.match(/CO-RE relocation #\d+ \(\w+ of struct core_hdr\.\w+\) could not be applied: not found in vmlinux/);
       }
     });
 

@@ -259,6 +259,42 @@ export function hasCoreRelos(list: Instruction[]): boolean {
   return list.some((i) => i.coreRelo !== undefined);
 }
 
+/** Why each poisoned instruction was poisoned, for the verifier error should it be reached. */
+const poisonReasons = new WeakMap<Instruction, string>();
+
+export function poisonReason(insn: Instruction): string | undefined {
+  return poisonReasons.get(insn);
+}
+
+/** "core_hdr.tag[3]": the local access path of a field or enumerator relocation, as in C. */
+function describe(local: Btf, relo: CoreRelo): string {
+  const root = local.type(relo.typeId);
+  const name = `${btfKindWord(root)}${root.name}`;
+  if (isTypeKind(relo.kind)) return name;
+  const parts = relo.access.split(':').map(Number);
+  if (isEnumvalKind(relo.kind)) return `${name}::${root.values?.[parts[0]]?.name ?? parts[0]}`;
+  let path = parts[0] === 0 ? name : `${name}[${parts[0]}]`;
+  let t = local.resolve(relo.typeId);
+  for (const idx of parts.slice(1)) {
+    if (t.kind === BtfKind.Array) {
+      path += `[${idx}]`;
+      t = local.resolve(t.array!.type);
+    } else {
+      const m = t.members?.[idx];
+      if (!m) break;
+      if (m.name) path += `.${m.name}`;
+      t = local.resolve(m.type);
+    }
+  }
+  return path;
+}
+
+function btfKindWord(t: BtfType): string {
+  if (t.kind === BtfKind.Struct) return 'struct ';
+  if (t.kind === BtfKind.Union) return 'union ';
+  return isAnyEnum(t) ? 'enum ' : '';
+}
+
 /** A copy of `instructions` with every CO-RE relocation applied against `target`. */
 export function relocateInstructions(instructions: Instruction[], local: Btf, target: CoreTarget, program: string): Instruction[] {
   const out: Instruction[] = [];
@@ -270,6 +306,10 @@ export function relocateInstructions(instructions: Instruction[], local: Btf, ta
     const res = resolveRelo(relo, local, target, program);
     const second = patchInsn(insn, res, `program ${program}: CO-RE relocation #${relo.index}`);
     if (second) out.push(second);
+    if (insn.opcode === (Class.JMP | OP_CALL) && insn.imm === POISON_HELPER && insn.src === 0) {
+      const why = res.poison ? `not found in ${target.name}` : `it has another size and signedness in ${target.name}`;
+      poisonReasons.set(insn, `CO-RE relocation #${relo.index} (${coreKindName(relo.kind)} of ${describe(local, relo)}) could not be applied: ${why}`);
+    }
   }
   return out;
 }

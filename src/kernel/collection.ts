@@ -1,6 +1,7 @@
 // A loaded object: its BTF, every map (data sections filled, .rodata frozen) and the programs
 // asked for. close() releases every fd it opened, also when loading fails half-way.
 import { BtfKind } from '../btf/btf';
+import { explainPoison } from '../core/explain';
 import { hasCoreRelos, relocateInstructions } from '../core/relocate';
 import { InputError, SyscallError } from '../errors';
 import type { MapSpec } from '../object/maps';
@@ -73,7 +74,11 @@ export class Collection {
         }
       }
       for (const p of wanted) {
-        c.programs.set(p.name, Program.load(p, { btfFd: c.btfFd, mapFd: (n) => c.map(n).fd }));
+        try {
+          c.programs.set(p.name, Program.load(p, { btfFd: c.btfFd, mapFd: (n) => c.map(n).fd }));
+        } catch (e) {
+          throw explainPoison(e, p);
+        }
       }
       c.fillProgramSlots();
       hook?.loaded?.(c);
