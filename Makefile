@@ -68,7 +68,7 @@ typecheck: build/stamps/typecheck
 
 # Isolation: the suite in parallel workers, then in a shuffled order (hygiene runs serially in
 # `test`: it counts the kernel's objects, which parallel workers would disturb).
-ISOLATED := 'spec/{programs,mock,structs,loader}/**/*.spec.ts' spec/btf.spec.ts
+ISOLATED := 'spec/{programs,mock,structs,loader,core}/**/*.spec.ts' spec/btf.spec.ts
 isolation: objects
 	$(MOCHA) --parallel --jobs 2 --reporter dot $(ISOLATED)
 	$(MOCHA) --require ts-node/register --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
