@@ -104,3 +104,41 @@ export function rewriteCoreKinds(obj: string, out: string, from: number, to: num
   execFileSync('llvm-objcopy', [`--update-section=.BTF.ext=${ext}`, obj, out]);
   return changed;
 }
+
+/** Per-kind size of what follows a type record's 12 bytes (uAPI btf.h), for walking raw BTF. */
+function extraBytes(kind: number, vlen: number): number {
+  switch (kind) {
+    case 1: case 14: case 17: return 4; // INT, VAR, DECL_TAG
+    case 3: return 12; // ARRAY
+    case 4: case 5: case 15: case 19: return vlen * 12; // STRUCT, UNION, DATASEC, ENUM64
+    case 6: case 13: return vlen * 8; // ENUM, FUNC_PROTO
+    default: return 0;
+  }
+}
+
+/** A copy of raw BTF with one member of one struct changed: renamed to the tail of its own name
+ * (`dropPrefix` characters skipped: "__state" -> "state" needs no new string) and/or moved. */
+export function editMember(btf: Buffer, struct: string, name: string, change: { dropPrefix?: number; bitOffset?: number }): Buffer {
+  const out = Buffer.from(btf);
+  const hdr = out.readUInt32LE(4);
+  const typesAt = hdr + out.readUInt32LE(8);
+  const typesEnd = typesAt + out.readUInt32LE(12);
+  const strsAt = hdr + out.readUInt32LE(16);
+  const str = (off: number) => out.toString('latin1', strsAt + off, out.indexOf(0, strsAt + off));
+  for (let pos = typesAt; pos < typesEnd;) {
+    const info = out.readUInt32LE(pos + 4);
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    if (kind === 4 && str(out.readUInt32LE(pos)) === struct) {
+      for (let i = 0; i < vlen; i++) {
+        const m = pos + 12 + i * 12;
+        if (str(out.readUInt32LE(m)) !== name) continue;
+        if (change.dropPrefix) out.writeUInt32LE(out.readUInt32LE(m) + change.dropPrefix, m);
+        if (change.bitOffset !== undefined) out.writeUInt32LE(change.bitOffset, m + 8);
+        return out;
+      }
+    }
+    pos += 12 + extraBytes(kind, vlen);
+  }
+  throw new Error(`no member ${name} in struct ${struct}`);
+}

@@ -3,11 +3,14 @@
 // which programs load, load the same relocated instructions (equal program tags) and give the
 // same test-run results, which must also be the values bpftool's dump of the target BTF implies.
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Collection, InputError, LinkError, ObjectSpec, VerifierError } from '../../src';
-import { POISON_HELPER } from '../../src/core/relocate';
+import { POISON_HELPER, relocateInstructions } from '../../src/core/relocate';
+import { CoreTarget } from '../../src/core/target';
 import { expectThrow, fdinfo, fixture, libbpfRun, tmp } from '../loader/helpers';
-import { ALT_BTF, AMBIG_BTF, bpftoolTypes, byteSize, DumpType, enumValue, field, named, rewriteCoreKinds, VMLINUX } from './btf_dump';
+import { ALT_BTF, AMBIG_BTF, bpftoolTypes, byteSize, DumpType, editMember, enumValue, field, named, rewriteCoreKinds, VMLINUX } from './btf_dump';
 
 interface Outcome { loads: boolean; tag?: string; retval?: number; out?: Buffer; error?: unknown }
 
@@ -195,6 +198,56 @@ describe('CO-RE cross-check with libbpf', function () {
       );
       const ctx = Buffer.alloc(48);
       expectAgreement(ours(obj, 'kernel_info', { ctx }), theirs(obj, 'kernel_info', { ctx }), 0, out);
+    });
+
+    describe('against bpftool gen min_core_btf of vmlinux, and an "older kernel" edit of it', () => {
+      let min: string;
+      let old: string;
+      before(() => {
+        min = path.join(tmp(), 'core_kernel.min.btf');
+        execFileSync('bpftool', ['gen', 'min_core_btf', VMLINUX, min, obj]);
+        // The layout before 5.14: `state` rather than `__state`, and tgid elsewhere.
+        old = path.join(tmp(), 'core_kernel.old.btf');
+        const renamed = editMember(readFileSync(min), 'task_struct', '__state', { dropPrefix: 2 });
+        writeFileSync(old, editMember(renamed, 'task_struct', 'tgid', { bitOffset: 4096 }));
+      });
+
+      it('the minimal BTF relocates every program exactly as the kernel BTF does, under both loaders', () => {
+        const ctx = Buffer.alloc(48);
+        for (const prog of ['task_read', 'kernel_info']) {
+          const kernel = ours(obj, prog, { ctx });
+          const a = ours(obj, prog, { ctx }, min);
+          const b = theirs(obj, prog, { ctx }, min);
+          expect([a.loads, b.loads], `${prog}: ${a.error} / ${b.error}`).to.deep.equal([true, true]);
+          expect(a.tag, prog).to.equal(b.tag);
+          expect(a.tag, `${prog} as against the kernel`).to.equal(kernel.tag);
+        }
+      });
+
+      it('the older layout: task_read takes the ___old branch at the edited offsets; same tags as libbpf', () => {
+        const t = bpftoolTypes(old);
+        expect(named(t, 'STRUCT', 'task_struct').members!.map((m) => m.name)).to.include('state').and.not.include('__state');
+        expect(field(t, 'task_struct', 'tgid').bit).to.equal(4096);
+        const ctx = Buffer.alloc(48);
+        const a = ours(obj, 'task_read', { ctx }, old);
+        const b = theirs(obj, 'task_read', { ctx }, old);
+        expect([a.loads, b.loads], `${a.error} / ${b.error}`).to.deep.equal([true, true]);
+        expect(a.tag).to.equal(b.tag);
+        expect(a.tag).to.not.equal(ours(obj, 'task_read', { ctx }).tag);
+        // Relocated immediates, without a kernel: tgid's byte offset is the edited one.
+        const spec = ObjectSpec.fromFile(obj);
+        const relocated = relocateInstructions(spec.program('task_read').instructions, spec.btf!, CoreTarget.fromBytes(readFileSync(old), 'old'), 'task_read');
+        expect(relocated.filter((i) => i.opcode === 0xb7 && i.imm === 4096 / 8), 'r1 = 512 (was tgid\'s kernel offset)').to.have.length(1);
+      });
+
+      it('the older layout: kernel_info reads the size of the missing __state unguarded, so both refuse it', () => {
+        const ctx = Buffer.alloc(48);
+        const a = ours(obj, 'kernel_info', { ctx }, old);
+        const b = theirs(obj, 'kernel_info', { ctx }, old);
+        expect([a.loads, b.loads]).to.deep.equal([false, false]);
+        expect(String(b.error)).to.contain('<invalid CO-RE relocation>');
+        expect((a.error as VerifierError).summary).to.match(/\(byte_sz of struct task_struct___new\.__state\) could not be applied: not found in /);
+      });
     });
   });
 });
