@@ -61,7 +61,8 @@ function fieldValue(relo: CoreRelo, spec: AccessSpec | undefined, where: () => s
   let byteOff: number;
   if (bitfield) {
     // The smallest aligned load of the field's type size, or wider, that covers every bit.
-    byteSize = mt.size!;
+    if (!mt.size) throw new LinkError(`${where()}: the bitfield's type [${mt.id}] has no size`);
+    byteSize = mt.size;
     byteOff = Math.floor(bitOff / 8 / byteSize) * byteSize;
     while (bitOff + bitSize - byteOff * 8 > byteSize * 8) {
       if (byteSize >= 8) throw new LinkError(`${where()}: the bitfield cannot be read with a 64-bit load`);

@@ -33,7 +33,8 @@ function nameIndex(btf: Btf, firstId: number): Map<string, number[]> {
 }
 
 export class CoreTarget {
-  private readonly cache = new Map<Btf, Map<number, Candidate[]>>();
+  // Weak: the kernel's target lives as long as the process, the objects relocated against it do not.
+  private readonly cache = new WeakMap<Btf, Map<number, Candidate[]>>();
 
   /** `modules` is asked for only when vmlinux has no candidate for a type. */
   constructor(

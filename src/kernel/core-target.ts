@@ -1,7 +1,7 @@
 // Reads the BTF CO-RE relocates against: the running kernel's (/sys/kernel/btf/vmlinux, module
 // BTF beside it, read only when vmlinux lacks a type) or a file the user names. Parsing and
 // relocating are pure (src/core); this is only the file reading.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Btf } from '../btf/btf';
 import { CoreTarget, joinSplitBtf, ModuleBtf } from '../core/target';
@@ -33,13 +33,22 @@ export function kernelCoreTarget(): CoreTarget {
   return kernel;
 }
 
-/** A BTF file (raw BTF or an ELF file with .BTF) to relocate against instead of the kernel's. */
+const files = new Map<string, { mtimeMs: number; size: number; target: CoreTarget }>();
+
+/** A BTF file (raw BTF or an ELF file with .BTF) to relocate against instead of the kernel's;
+ * parsed again only when the file changes, since a whole vmlinux BTF takes a while. */
 export function fileCoreTarget(path: string): CoreTarget {
   let bytes: Buffer;
+  let st: { mtimeMs: number; size: number };
   try {
+    st = statSync(path);
+    const known = files.get(path);
+    if (known && known.mtimeMs === st.mtimeMs && known.size === st.size) return known.target;
     bytes = readFileSync(path);
   } catch (e) {
     throw new InputError(`cannot read target BTF ${path}: ${(e as Error).message}`);
   }
-  return CoreTarget.fromBytes(bytes, path);
+  const target = CoreTarget.fromBytes(bytes, path);
+  files.set(path, { mtimeMs: st.mtimeMs, size: st.size, target });
+  return target;
 }
