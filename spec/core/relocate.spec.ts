@@ -8,7 +8,7 @@ import { CoreKind, parseCoreRelos } from '../../src/core/relos';
 import { POISON_HELPER, relocateInstructions, resolveRelo } from '../../src/core/relocate';
 import { CoreTarget, joinSplitBtf } from '../../src/core/target';
 import { essentialName } from '../../src/core/types';
-import { BtfError, LinkError, ObjectSpec } from '../../src';
+import { BpfUnitError, BtfError, LinkError, ObjectSpec } from '../../src';
 import { Instruction } from '../../src/object/insn';
 import { expectThrow, fixture } from '../loader/helpers';
 import { ALT_BTF, AMBIG_BTF, bpftoolTypes, byteSize, enumValue, field, named } from './btf_dump';
@@ -194,5 +194,41 @@ describe('CO-RE relocation (pure stage)', () => {
       expect(target.candidates(obj.btf!, gone)).to.have.length(0);
       expect(asked).to.equal(1);
     });
+  });
+});
+
+describe('CO-RE relocation: properties', () => {
+  it('mutated CO-RE records (kind, type id, access string) give a relocation or a typed error, never a crash', () => {
+    const obj = ObjectSpec.fromFile(fixture('core_local'));
+    const btf = obj.btf!;
+    const target = CoreTarget.fromBytes(readFileSync(ALT_BTF), 'alt');
+    let seed = 0x1234567;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const accesses = ['0', '0:1', '0:7:3', '1:0', '0:99', '0:6:9', '7', '0:0:0', ':0', '', '0::1', 'x'];
+    const outcomes = new Map<string, number>();
+    for (let k = 0; k < 1000; k++) {
+      const insns = obj.program(['hdr_read', 'hdr_info'][k % 2]).instructions.map((i) => ({ ...i }));
+      const withRelo = insns.filter((i) => i.coreRelo);
+      const victim = withRelo[rand(withRelo.length)];
+      const r = { ...victim.coreRelo! };
+      const what = rand(3);
+      if (what === 0) r.kind = rand(14) as CoreKind;
+      else if (what === 1) r.typeId = rand(btf.types.length);
+      else r.access = accesses[rand(accesses.length)];
+      victim.coreRelo = r;
+      let outcome: string;
+      try {
+        relocateInstructions(insns, btf, target, 'fuzz');
+        outcome = 'relocated';
+      } catch (e) {
+        expect(e, `${JSON.stringify(r)}: ${(e as Error).stack}`).to.be.instanceOf(BpfUnitError);
+        outcome = (e as Error).constructor.name;
+      }
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    }
+    expect([...outcomes.keys()].sort()).to.deep.equal(['LinkError', 'relocated']);
   });
 });
