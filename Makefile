@@ -10,9 +10,9 @@ APT_PACKAGES := clang llvm libbpf-dev bpftool make gcc lcov
 BPF_OBJS := $(patsubst bpf/%.c,build/bpf/%.o,$(wildcard bpf/*.c))
 HARNESS_OBJS := $(patsubst mocks/harness/%.c,build/mocks/%.o,$(wildcard mocks/harness/*.c))
 FIXTURE_OBJS := $(patsubst spec/fixtures/%.c,build/fixtures/%.o,$(wildcard spec/fixtures/*.c))
-# CO-RE targets: BTF files of other "kernels" (spec/fixtures/core_btf_*.c) and the running
-# kernel's types as C, for fixtures written against vmlinux.h.
-CORE_BTFS := $(patsubst spec/fixtures/%.c,build/fixtures/%.btf,$(wildcard spec/fixtures/core_btf_*.c))
+# CO-RE targets: BTF files of other "kernels" (spec/fixtures/core_btf/*.c: types, no programs,
+# kept out of build/fixtures) and the running kernel's types as C, for fixtures using vmlinux.h.
+CORE_BTFS := $(patsubst spec/fixtures/core_btf/%.c,build/core_btf/%.btf,$(wildcard spec/fixtures/core_btf/*.c))
 OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS)
 
 .PHONY: all ebpf_unit_test deps objects test typecheck isolation precommit install-hook coverage bench bench-native clean
@@ -48,8 +48,10 @@ build/fixtures/%.o: spec/fixtures/%.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -Ibuild -MMD -MP -c $< -o $@
 
-build/fixtures/%.btf: build/fixtures/%.o
-	llvm-objcopy --dump-section .BTF=$@ $< /dev/null
+build/core_btf/%.btf: spec/fixtures/core_btf/%.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $(@:.btf=.o)
+	llvm-objcopy --dump-section .BTF=$@ $(@:.btf=.o) /dev/null
 
 build/vmlinux.h:
 	@mkdir -p $(@D)

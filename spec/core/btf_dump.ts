@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { FIXTURE_OBJ } from '../loader/helpers';
+import { ROOT } from '../loader/helpers';
 
 export interface DumpMember { name: string; type_id: number; bits_offset: number; bitfield_size?: number }
 export interface DumpType {
@@ -30,8 +30,8 @@ export function bpftoolTypes(file: string): Map<number, DumpType> {
   return types;
 }
 
-export const ALT_BTF = path.join(FIXTURE_OBJ, 'core_btf_alt.btf');
-export const AMBIG_BTF = path.join(FIXTURE_OBJ, 'core_btf_ambig.btf');
+export const ALT_BTF = path.join(ROOT, 'build', 'core_btf', 'alt.btf');
+export const AMBIG_BTF = path.join(ROOT, 'build', 'core_btf', 'ambig.btf');
 export const VMLINUX = '/sys/kernel/btf/vmlinux';
 
 export function named(types: Map<number, DumpType>, kind: string, name: string): DumpType {

@@ -56,7 +56,7 @@ function expectAgreement(a: Outcome, b: Outcome, retval: number, out: Buffer): v
 }
 
 describe('CO-RE cross-check with libbpf', function () {
-  describe('core_local against another BTF (build/fixtures/core_btf_alt.btf, btf_custom_path)', () => {
+  describe('core_local against another BTF (build/core_btf/alt.btf, btf_custom_path)', () => {
     const obj = fixture('core_local');
     let alt: Map<number, DumpType>;
     before(() => {
@@ -149,6 +149,15 @@ describe('CO-RE cross-check with libbpf', function () {
       expect(a.loads).to.equal(false);
       expect(a.error).to.be.instanceOf(LinkError);
       expect((a.error as Error).message).to.match(/field offset ambiguity/);
+    });
+
+    it('hdr_guarded: kind read at its target offset, the missing only_local skipped', () => {
+      const kind = field(alt, 'core_hdr', 'kind').bit / 8;
+      expectAgreement(ours(obj, 'hdr_guarded', { data: PACKET }, ALT_BTF), theirs(obj, 'hdr_guarded', { data: PACKET }, ALT_BTF), PACKET[kind], PACKET);
+    });
+
+    it('against the running kernel: hdr_guarded loads (every poisoned access is dead) and returns 0, as under libbpf', () => {
+      expectAgreement(ours(obj, 'hdr_guarded', { data: PACKET }), theirs(obj, 'hdr_guarded', { data: PACKET }), 0, PACKET);
     });
 
     it('against the running kernel (no core_hdr there): both refuse the programs whose poisoned loads are reached', () => {

@@ -18,7 +18,7 @@ const LDX_MEM_H = 0x69;
 
 describe('CO-RE relocation (pure stage)', () => {
   const obj = ObjectSpec.fromFile(fixture('core_local'));
-  const alt = () => CoreTarget.fromBytes(readFileSync(ALT_BTF), 'core_btf_alt.btf');
+  const alt = () => CoreTarget.fromBytes(readFileSync(ALT_BTF), 'alt.btf');
   const relocated = (prog: string, target = alt()) => relocateInstructions(obj.program(prog).instructions, obj.btf!, target, prog);
   const withRelo = (prog: string) => obj.program(prog).instructions.filter((i) => i.coreRelo);
 
@@ -50,7 +50,7 @@ describe('CO-RE relocation (pure stage)', () => {
     });
   });
 
-  describe('every kind against core_btf_alt.btf', () => {
+  describe('every kind against build/core_btf/alt.btf', () => {
     it('constants: field exists/size/offset/signed, type exists/size/ids, enum value/exists', () => {
       const t = bpftoolTypes(ALT_BTF);
       const local = bpftoolTypes(fixture('core_local'));
