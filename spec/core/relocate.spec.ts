@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { BtfKind } from '../../src/btf/btf';
 import { CoreKind, parseCoreRelos } from '../../src/core/relos';
 import { POISON_HELPER, relocateInstructions, resolveRelo } from '../../src/core/relocate';
-import { CoreTarget, joinSplitBtf } from '../../src/core/target';
+import { CoreTarget } from '../../src/core/target';
+import { Btf } from '../../src/btf/btf';
 import { essentialName } from '../../src/core/types';
 import { BpfUnitError, BtfError, LinkError, ObjectSpec } from '../../src';
 import { Instruction } from '../../src/object/insn';
@@ -152,11 +153,11 @@ describe('CO-RE relocation (pure stage)', () => {
   });
 
   describe('module BTF', () => {
-    it('a split BTF joined to its base keeps base ids and string offsets and numbers its types after them', () => {
-      const base = readFileSync(ALT_BTF);
+    it('split BTF parsed on its base keeps base ids and string offsets and numbers its types after them', () => {
+      const baseBytes = readFileSync(ALT_BTF);
       const baseTypes = bpftoolTypes(ALT_BTF);
       const u32 = named(baseTypes, 'TYPEDEF', '__u32').id;
-      const baseStrLen = base.readUInt32LE(20);
+      const baseStrLen = baseBytes.readUInt32LE(20);
       // One STRUCT 'mod_thing' { __u32 v; }: names are offsets past the base's strings.
       const strs = Buffer.from('\0mod_thing\0v\0');
       const types = Buffer.alloc(24);
@@ -174,10 +175,16 @@ describe('CO-RE relocation (pure stage)', () => {
       hdr.writeUInt32LE(types.length, 12);
       hdr.writeUInt32LE(types.length, 16);
       hdr.writeUInt32LE(strs.length, 20);
-      const joined = CoreTarget.fromBytes(joinSplitBtf(base, Buffer.concat([hdr, types, strs]), 'mod'), 'mod').main;
+      const base = Btf.parse(baseBytes);
+      const split = Btf.parse(Buffer.concat([hdr, types, strs]), base);
       const firstId = Math.max(...baseTypes.keys()) + 1;
-      const t = joined.type(firstId);
-      expect([t.name, t.members![0].name, joined.type(t.members![0].type).name]).to.deep.equal(['mod_thing', 'v', '__u32']);
+      const t = split.type(firstId);
+      expect(split.types.length).to.equal(firstId + 1);
+      expect([t.name, t.members![0].name, split.type(t.members![0].type).name]).to.deep.equal(['mod_thing', 'v', '__u32']);
+      expect(split.type(u32).name).to.equal('__u32');
+      // Found as a candidate in the module when the main BTF has none.
+      const target = new CoreTarget('t', base, () => [{ name: 'mod', btf: split, firstId }]);
+      expect(target.candidates(split, firstId).map((c) => c.id)).to.deep.equal([firstId]);
     });
 
     it('module types are searched only when the main BTF has no candidate', () => {

@@ -9,7 +9,7 @@ import { essentialName, kindsCompatible } from './types';
 
 export interface Candidate { btf: Btf; id: number }
 
-/** A module's BTF joined to vmlinux's (see joinSplitBtf); its own types start at `firstId`. */
+/** A module's split BTF parsed on top of vmlinux's; its own types start at `firstId`. */
 export interface ModuleBtf { name: string; btf: Btf; firstId: number }
 
 const byName = new WeakMap<Btf, Map<string, number[]>>();
@@ -69,27 +69,4 @@ export class CoreTarget {
     perBtf.set(localId, found);
     return found;
   }
-}
-
-/** vmlinux's BTF followed by a module's split BTF as one BTF: the module numbers its types after
- * vmlinux's and its string offsets after vmlinux's strings, so appending both sections keeps
- * every id and offset valid. The module's own types start at the vmlinux BTF's type count. */
-export function joinSplitBtf(base: Buffer, split: Buffer, name: string): Buffer {
-  const sections = (b: Buffer, what: string) => {
-    if (b.length < 24 || b.readUInt16LE(0) !== 0xeb9f) throw new BtfError(`${what}: not BTF`);
-    const hdr = b.readUInt32LE(4);
-    const [typeOff, typeLen, strOff, strLen] = [8, 12, 16, 20].map((o) => b.readUInt32LE(o));
-    if (hdr + Math.max(typeOff + typeLen, strOff + strLen) > b.length) throw new BtfError(`${what}: sections run past the end`);
-    return { types: b.subarray(hdr + typeOff, hdr + typeOff + typeLen), strs: b.subarray(hdr + strOff, hdr + strOff + strLen) };
-  };
-  const a = sections(base, 'vmlinux BTF');
-  const m = sections(split, `${name} BTF`);
-  const header = Buffer.alloc(24);
-  header.writeUInt16LE(0xeb9f, 0);
-  header[2] = 1;
-  header.writeUInt32LE(24, 4);
-  header.writeUInt32LE(a.types.length + m.types.length, 12);
-  header.writeUInt32LE(a.types.length + m.types.length, 16);
-  header.writeUInt32LE(a.strs.length + m.strs.length, 20);
-  return Buffer.concat([header, a.types, m.types, a.strs, m.strs]);
 }

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Btf } from '../btf/btf';
-import { CoreTarget, joinSplitBtf, ModuleBtf } from '../core/target';
+import { CoreTarget, ModuleBtf } from '../core/target';
 import { InputError, LinkError } from '../errors';
 
 const SYS_BTF = '/sys/kernel/btf';
@@ -15,17 +15,17 @@ let kernel: CoreTarget | undefined;
 export function kernelCoreTarget(): CoreTarget {
   if (kernel) return kernel;
   const path = join(SYS_BTF, 'vmlinux');
-  let base: Buffer;
+  let bytes: Buffer;
   try {
-    base = readFileSync(path);
+    bytes = readFileSync(path);
   } catch (e) {
     throw new LinkError(`CO-RE relocations need the kernel's BTF, and ${path} cannot be read (${(e as Error).message}); name a BTF file with the targetBtf option (--btf on the command line)`);
   }
-  const main = Btf.parse(base);
+  const main = Btf.parse(bytes);
   let modules: ModuleBtf[] | undefined;
   const readModules = () => {
     modules ??= readdirSync(SYS_BTF).filter((n) => n !== 'vmlinux').sort().map((name) => ({
-      name, btf: Btf.parse(joinSplitBtf(base, readFileSync(join(SYS_BTF, name)), name)), firstId: main.types.length,
+      name, btf: Btf.parse(readFileSync(join(SYS_BTF, name)), main), firstId: main.types.length,
     }));
     return modules;
   };
