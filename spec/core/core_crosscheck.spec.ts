@@ -151,6 +151,16 @@ describe('CO-RE cross-check with libbpf', function () {
       expect((a.error as Error).message).to.match(/field offset ambiguity/);
     });
 
+    it('hdr_write stores at the target offsets, the u32 store to a u16 field shrunk to 2 bytes', () => {
+      const want = Buffer.from(PACKET);
+      const at = (name: string) => field(alt, 'core_hdr', name).bit / 8;
+      expect(byteSize(alt, field(alt, 'core_hdr', 'len').type_id)).to.equal(2);
+      want.writeUInt16LE(0x3344, at('flags'));
+      want.writeUInt16LE(0x0102, at('len'));
+      want[at('tag') + 1] = 0xab;
+      expectAgreement(ours(obj, 'hdr_write', { data: PACKET }, ALT_BTF), theirs(obj, 'hdr_write', { data: PACKET }, ALT_BTF), 3, want);
+    });
+
     it('hdr_guarded: kind read at its target offset, the missing only_local skipped', () => {
       const kind = field(alt, 'core_hdr', 'kind').bit / 8;
       expectAgreement(ours(obj, 'hdr_guarded', { data: PACKET }, ALT_BTF), theirs(obj, 'hdr_guarded', { data: PACKET }, ALT_BTF), PACKET[kind], PACKET);

@@ -98,6 +98,15 @@ describe('CO-RE relocation (pure stage)', () => {
       expect([after.opcode, after.off]).to.deep.equal([LDX_MEM_H, field(t, 'core_hdr', 'len').bit / 8]);
     });
 
+    it('an ST (store of an immediate) is relocated like LDX/STX: offset and size', () => {
+      const t = bpftoolTypes(ALT_BTF);
+      const stx = withRelo('hdr_write').find((i) => i.coreRelo!.access === '0:1')!; // h->len = ...
+      expect(stx.opcode).to.equal(0x63); // STX W
+      const st: Instruction = { ...stx, opcode: 0x62, src: 0, imm: 0x0102 }; // ST W, as other compilers emit it
+      const [after] = relocateInstructions([st], obj.btf!, alt(), 'st');
+      expect([after.opcode, after.off, after.imm]).to.deep.equal([0x6a /* ST H */, field(t, 'core_hdr', 'len').bit / 8, 0x0102]);
+    });
+
     it('unresolvable relocations are poisoned: call 0xbad2310, both halves of a 64-bit immediate', () => {
       const before = obj.program('hdr_read').instructions;
       const after = relocated('hdr_read');
