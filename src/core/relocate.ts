@@ -46,7 +46,7 @@ function fieldValue(relo: CoreRelo, spec: AccessSpec | undefined, where: () => s
   if (acc.name === undefined) {
     // An array element (or the root) rather than a named member.
     if (relo.kind === CoreKind.FieldByteOffset) {
-      return { value: BigInt(spec.bitOffset / 8), size: innermostElementSize(btf, acc.typeId), typeId: acc.typeId, validate: true };
+      return { value: BigInt(Math.floor(spec.bitOffset / 8)), size: innermostElementSize(btf, acc.typeId), typeId: acc.typeId, validate: true };
     }
     if (relo.kind === CoreKind.FieldByteSize) return { value: BigInt(sizeOf(btf, acc.typeId)), size: 0, typeId: 0, validate: true };
     throw new LinkError(`${where()}: ${coreKindName(relo.kind)} cannot be applied to an array element`);
