@@ -255,11 +255,6 @@ export function patchInsn(insn: Instruction, res: CoreResult, where: string): In
   }
 }
 
-/** Whether any instruction carries a CO-RE relocation. */
-export function hasCoreRelos(list: Instruction[]): boolean {
-  return list.some((i) => i.coreRelo !== undefined);
-}
-
 /** Why each poisoned instruction was poisoned, for the verifier error should it be reached. */
 const poisonReasons = new WeakMap<Instruction, string>();
 

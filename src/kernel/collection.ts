@@ -1,13 +1,10 @@
 // A loaded object: its BTF, every map (data sections filled, .rodata frozen) and the programs
 // asked for. close() releases every fd it opened, also when loading fails half-way.
 import { BtfKind } from '../btf/btf';
-import { explainPoison } from '../core/explain';
-import { hasCoreRelos, relocateInstructions } from '../core/relocate';
 import { InputError, SyscallError } from '../errors';
 import type { MapSpec } from '../object/maps';
 import type { ObjectSpec, ProgramSpec } from '../object/object';
 import { bpfRaw, closeFd, Cmd, scratch, syscallError } from '../sys/bpf';
-import { fileCoreTarget, kernelCoreTarget } from './core-target';
 import { BpfMap } from './map';
 import { Program } from './program';
 
@@ -77,7 +74,7 @@ export class Collection {
         try {
           c.programs.set(p.name, Program.load(p, { btfFd: c.btfFd, mapFd: (n) => c.map(n).fd }));
         } catch (e) {
-          throw explainPoison(e, p);
+          throw hasCoreRelos(spec.program(p.name)) ? core().explainPoison(e, p) : e;
         }
       }
       c.fillProgramSlots();
@@ -165,9 +162,20 @@ export class Collection {
 /** The programs with their CO-RE relocations applied; the target BTF is read only when some
  * program has one (as libbpf does). */
 function relocateCore(spec: ObjectSpec, programs: ProgramSpec[], targetBtf: string | undefined): ProgramSpec[] {
-  if (!spec.btf || !programs.some((p) => hasCoreRelos(p.instructions))) return programs;
+  if (!spec.btf || !programs.some(hasCoreRelos)) return programs;
+  const { relocateInstructions, fileCoreTarget, kernelCoreTarget } = core();
   const target = targetBtf === undefined ? kernelCoreTarget() : fileCoreTarget(targetBtf);
-  return programs.map((p) => (hasCoreRelos(p.instructions) ? { ...p, instructions: relocateInstructions(p.instructions, spec.btf!, target, p.name) } : p));
+  return programs.map((p) => (hasCoreRelos(p) ? { ...p, instructions: relocateInstructions(p.instructions, spec.btf!, target, p.name) } : p));
+}
+
+function hasCoreRelos(p: ProgramSpec): boolean {
+  return p.instructions.some((i) => i.coreRelo !== undefined);
+}
+
+/** The CO-RE modules, loaded on first use: most objects have no CO-RE relocation, and under
+ * ts-node every module costs start-up time (the CLI starts once per command). */
+function core(): typeof import('../core/relocate') & typeof import('../core/explain') & typeof import('./core-target') {
+  return { ...require('../core/relocate'), ...require('../core/explain'), ...require('./core-target') };
 }
 
 /** Loads the object's BTF so maps can use it and the verifier can cite source lines. */
