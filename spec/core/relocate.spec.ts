@@ -68,7 +68,7 @@ describe('CO-RE relocation (pure stage)', () => {
       expect(patched.filter((i) => i.opcode === 0x18).map((i) => i.imm2)).to.deep.equal([0, 0, 0, 0]); // 64-bit immediates
     });
 
-    it('bitfields: byte offset, load size and shifts from the target bit offset and width', () => {
+    it('bitfields: byte offset, load size, shifts and signedness from the target bit offset, width and type', () => {
       const t = bpftoolTypes(ALT_BTF);
       for (const name of ['mid', 'level']) {
         const m = field(t, 'core_hdr', name);
@@ -86,6 +86,7 @@ describe('CO-RE relocation (pure stage)', () => {
           [CoreKind.FieldByteSize]: BigInt(size),
           [CoreKind.FieldLshiftU64]: BigInt(64 - (m.bit + m.bitfield_size! - byteOff * 8)),
           [CoreKind.FieldRshiftU64]: BigInt(64 - m.bitfield_size!),
+          [CoreKind.FieldSigned]: m.type.encoding === 'SIGNED' ? 1n : 0n,
         });
       }
     });
