@@ -10,6 +10,9 @@ APT_PACKAGES := clang llvm libbpf-dev bpftool make gcc lcov
 BPF_OBJS := $(patsubst bpf/%.c,build/bpf/%.o,$(wildcard bpf/*.c))
 HARNESS_OBJS := $(patsubst mocks/harness/%.c,build/mocks/%.o,$(wildcard mocks/harness/*.c))
 FIXTURE_OBJS := $(patsubst spec/fixtures/%.c,build/fixtures/%.o,$(wildcard spec/fixtures/*.c))
+# CO-RE targets: BTF files of other "kernels" (spec/fixtures/core_btf/*.c: types, no programs,
+# kept out of build/fixtures) and the running kernel's types as C, for fixtures using vmlinux.h.
+CORE_BTFS := $(patsubst spec/fixtures/core_btf/%.c,build/core_btf/%.btf,$(wildcard spec/fixtures/core_btf/*.c))
 OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS)
 
 .PHONY: all ebpf_unit_test deps dist objects test typecheck isolation precommit install-hook coverage bench bench-native clean
@@ -36,7 +39,7 @@ dist: dist/index.js
 dist/index.js: $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json package-lock.json
 	npm run -s build
 
-objects: $(OBJS)
+objects: $(OBJS) $(CORE_BTFS)
 
 $(OBJS): | dist/index.js
 
@@ -50,7 +53,18 @@ build/mocks/%.o: mocks/harness/%.c
 
 build/fixtures/%.o: spec/fixtures/%.c
 	@mkdir -p $(@D)
-	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) -Ibuild -MMD -MP -c $< -o $@
+
+build/core_btf/%.btf: spec/fixtures/core_btf/%.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $(@:.btf=.o)
+	llvm-objcopy --dump-section .BTF=$@ $(@:.btf=.o) /dev/null
+
+build/vmlinux.h:
+	@mkdir -p $(@D)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+build/fixtures/core_kernel.o: build/vmlinux.h
 
 -include $(OBJS:.o=.d)
 
@@ -63,7 +77,7 @@ typecheck: build/stamps/typecheck
 
 # Isolation: the suite in parallel workers, then in a shuffled order (hygiene runs serially in
 # `test`: it counts the kernel's objects, which parallel workers would disturb).
-ISOLATED := 'spec/{programs,mock,structs,loader}/**/*.spec.ts' spec/btf.spec.ts
+ISOLATED := 'spec/{programs,mock,structs,loader,core}/**/*.spec.ts' spec/btf.spec.ts
 isolation: objects
 	$(MOCHA) --parallel --jobs 2 --reporter dot $(ISOLATED)
 	$(MOCHA) --require tsx/cjs --require spec/support/shuffle.ts --reporter dot $(ISOLATED)

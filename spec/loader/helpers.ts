@@ -198,12 +198,13 @@ export interface LibbpfResult {
 }
 
 /** Loads only `prog` of `obj` with libbpf (autoload off for the others) and test-runs it. */
-export function libbpfRun(obj: string, prog: string, opts: { data?: Buffer; ctx?: Buffer; syscall?: boolean; norun?: boolean } = {}): LibbpfResult {
+export function libbpfRun(obj: string, prog: string, opts: { data?: Buffer; ctx?: Buffer; syscall?: boolean; norun?: boolean; btf?: string } = {}): LibbpfResult {
   const args = [obj, prog];
   if (opts.data) args.push('data', opts.data.toString('hex'));
   if (opts.ctx) args.push('ctx', opts.ctx.toString('hex'));
   if (opts.syscall) args.push('syscall');
   if (opts.norun) args.push('norun');
+  if (opts.btf) args.push('btf', opts.btf);
   const r = spawnSync(libbpfRunner(), args, { encoding: 'utf8' });
   if (r.status !== 0) return { ok: false, stderr: r.stderr };
   const j = JSON.parse(r.stdout) as { insns: number; tag: string; retval?: number; data?: string; ctx?: string };

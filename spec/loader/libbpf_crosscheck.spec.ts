@@ -87,6 +87,9 @@ const CASES: Case[] = [
   },
   { fixture: 'loader_invalid', loads: false, runs: [] }, // bad_xdp reads the packet unchecked
   { fixture: 'loader_unknown', loads: false, runs: [] }, // mystery_prog has no program type
+  // CO-RE against the running kernel (runs, and core_local against a second BTF: spec/core).
+  { fixture: 'core_kernel', loads: true, runs: [] },
+  { fixture: 'core_local', loads: false, runs: [] }, // no core_hdr in vmlinux: poisoned loads are reached
   { fixture: 'btf_shapes', loads: undefined, runs: [] },
   { fixture: 'bench_trivial', loads: undefined, runs: [] },
 ];

@@ -3,7 +3,8 @@
 // compared with libbpf's on objects that also hold programs the verifier rejects.
 // Built by spec/loader/helpers.ts with: gcc -O1 -o libbpf_run libbpf_run.c -lbpf
 //
-// usage: libbpf_run OBJ PROG [data HEX] [ctx HEX] [syscall] [norun]
+// usage: libbpf_run OBJ PROG [data HEX] [ctx HEX] [syscall] [norun] [btf PATH]
+//   btf: relocate CO-RE against this BTF file (btf_custom_path) instead of the kernel's
 //   syscall: pass ctx_in only, no repeat, and read the context back from ctx_in (SYSCALL type)
 // prints one JSON line: {"insns":N,"tag":"..","retval":R,"data":"HEX","ctx":"HEX"}
 // exit status: 0 ok, 1 open/load failure, 2 run failure or bad usage.
@@ -35,7 +36,7 @@ static void puthex(const char *key, const unsigned char *p, __u32 n)
 
 int main(int argc, char **argv)
 {
-	const char *data_hex = NULL, *ctx_hex = NULL;
+	const char *data_hex = NULL, *ctx_hex = NULL, *btf_path = NULL;
 	int syscall_type = 0, norun = 0;
 
 	if (argc < 3)
@@ -49,11 +50,14 @@ int main(int argc, char **argv)
 			syscall_type = 1;
 		else if (!strcmp(argv[i], "norun"))
 			norun = 1;
+		else if (!strcmp(argv[i], "btf") && i + 1 < argc)
+			btf_path = argv[++i];
 		else
 			return 2;
 	}
 
-	struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = btf_path);
+	struct bpf_object *obj = bpf_object__open_file(argv[1], &open_opts);
 	if (!obj) {
 		fprintf(stderr, "open %s: %s\n", argv[1], strerror(errno));
 		return 1;

@@ -90,7 +90,9 @@ export class Btf {
     private readonly recordOffsets: number[],
   ) {}
 
-  static parse(data: Buffer): Btf {
+  /** With `base`: split BTF (a kernel module's), whose type ids and string offsets continue
+   * base's; the result holds base's types too (and is not meant for forKernel). */
+  static parse(data: Buffer, base?: Btf): Btf {
     if (data.length < 4) throw new BtfError(`truncated BTF header: ${data.length} bytes`);
     const magic = data.readUInt16LE(0);
     if (magic !== MAGIC) {
@@ -113,8 +115,9 @@ export class Btf {
       throw new BtfError('BTF string section must start with a NUL byte');
     }
 
-    const types: BtfType[] = [{ id: 0, kind: BtfKind.Unknown, name: '', kindFlag: false }];
-    const btf = new Btf(types, typeSection, strSection, [0]);
+    const types: BtfType[] = base ? [...base.types] : [{ id: 0, kind: BtfKind.Unknown, name: '', kindFlag: false }];
+    const strs = base ? Buffer.concat([base.strSection, strSection]) : strSection;
+    const btf = new Btf(types, typeSection, strs, base ? new Array<number>(types.length).fill(-1) : [0]);
     let off = 0;
     while (off < typeSection.length) {
       btf.recordOffsets.push(off);

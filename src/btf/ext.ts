@@ -1,4 +1,4 @@
-// Parser for .BTF.ext: per-section func_info and line_info (CO-RE relocations are skipped).
+// Parser for .BTF.ext: per-section func_info and line_info (CO-RE records: src/core/relos.ts).
 // Pure: no syscalls; every read is bounds-checked so malformed input ends in BtfError.
 
 import { BtfError } from '../errors';
@@ -19,7 +19,7 @@ export interface BtfExt {
 }
 
 const MAGIC = 0xeb9f;
-const HEADER_LEN = 24; // up to line_info_len; 32 adds core_relo_off/len, which we ignore
+const HEADER_LEN = 24; // up to line_info_len; 32 adds core_relo_off/len (src/core/relos.ts)
 const FUNC_INFO_SIZE = 8;
 const LINE_INFO_SIZE = 16;
 const INSN_SIZE = 8;

@@ -10,6 +10,8 @@ export interface RunArgs {
   repeat?: number;
   sets: { map: string; key: Buffer; value: Buffer }[];
   dumps: string[];
+  /** Relocate CO-RE against this BTF file instead of the running kernel's. */
+  btf?: string;
 }
 
 export function hex(text: string, what: string): Buffer {

@@ -125,8 +125,9 @@ function program(io: Io, exit: { status: number }): Command {
     .description('load (verify) the programs of an object and print them and its maps as JSON')
     .argument('<object>', 'BPF ELF object')
     .option('--prog <name>', 'load only this program (repeatable)', collect(String), [])
-    .action((object: string, opts: { prog: string[] }) => {
-      io.out(JSON.stringify(objects().load(object, opts.prog)) + '\n');
+    .option('--btf <file>', "relocate CO-RE against this BTF instead of the running kernel's")
+    .action((object: string, opts: { prog: string[]; btf?: string }) => {
+      io.out(JSON.stringify(objects().load(object, opts.prog, opts.btf)) + '\n');
     });
 
   p.command('run')
@@ -138,8 +139,9 @@ function program(io: Io, exit: { status: number }): Command {
     .option('--repeat <n>', 'run N times', repeatCount)
     .option('--set <map:keyhex=valuehex>', 'write a map entry first (repeatable)', collect(setEntry), [])
     .option('--dump <map>', 'print a map after the run (repeatable)', collect(String), [])
-    .action((object: string, opts: { prog: string[]; data?: Buffer; ctx?: Buffer; repeat?: number; set: RunArgs['sets']; dump: string[] }) => {
-      io.out(JSON.stringify(objects().run(object, { progs: opts.prog, data: opts.data, ctx: opts.ctx, repeat: opts.repeat, sets: opts.set, dumps: opts.dump })) + '\n');
+    .option('--btf <file>', "relocate CO-RE against this BTF instead of the running kernel's")
+    .action((object: string, opts: { prog: string[]; data?: Buffer; ctx?: Buffer; repeat?: number; set: RunArgs['sets']; dump: string[]; btf?: string }) => {
+      io.out(JSON.stringify(objects().run(object, { progs: opts.prog, data: opts.data, ctx: opts.ctx, repeat: opts.repeat, sets: opts.set, dumps: opts.dump, btf: opts.btf })) + '\n');
     });
   return p;
 }

@@ -19,6 +19,9 @@ export interface CollectionOptions {
   /** The most key and value memory one map may ask the kernel for, in bytes (default 1 GiB): a
    * larger map is refused before any syscall. */
   maxMapBytes?: number;
+  /** CO-RE: relocate against this BTF file (raw BTF or ELF with .BTF, e.g. another kernel's)
+   * instead of the running kernel's /sys/kernel/btf/vmlinux, like libbpf's btf_custom_path. */
+  targetBtf?: string;
 }
 
 /** Lets a tool (coverage instrumentation) rewrite programs before they load, add maps, and see
@@ -60,7 +63,7 @@ export class Collection {
 
   static load(spec: ObjectSpec, opts: CollectionOptions = {}): Collection {
     const names = opts.programs ?? spec.programs.map((p) => p.name);
-    let wanted = names.map((n) => spec.program(n)); // throws for unknown names before any syscall
+    let wanted = relocateCore(spec, names.map((n) => spec.program(n)), opts.targetBtf); // throws for unknown names before any syscall
     const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
     let maps = spec.maps;
     if (hook) {
@@ -93,7 +96,11 @@ export class Collection {
         return c.map(n).fd;
       };
       for (const p of wanted) {
-        c.programs.set(p.name, Program.load(p, { btfFd: c.btfFd, mapFd }));
+        try {
+          c.programs.set(p.name, Program.load(p, { btfFd: c.btfFd, mapFd }));
+        } catch (e) {
+          throw hasCoreRelos(spec.program(p.name)) ? core().explainPoison(e, p) : e;
+        }
       }
       c.fillProgramSlots();
       for (const m of c.maps.values()) m.markLoaded();
@@ -225,6 +232,25 @@ function checkMapSizes(maps: MapSpec[], limit: number): void {
       throw new InputError(`map ${m.name} asks the kernel for ${bytes} bytes (${m.maxEntries} entries of ${m.keySize}-byte keys and ${m.valueSize}-byte values), more than maxMapBytes (${limit})`);
     }
   }
+}
+
+/** The programs with their CO-RE relocations applied; the target BTF is read only when some
+ * program has one (as libbpf does). */
+function relocateCore(spec: ObjectSpec, programs: ProgramSpec[], targetBtf: string | undefined): ProgramSpec[] {
+  if (!spec.btf || !programs.some(hasCoreRelos)) return programs;
+  const { relocateInstructions, fileCoreTarget, kernelCoreTarget } = core();
+  const target = targetBtf === undefined ? kernelCoreTarget() : fileCoreTarget(targetBtf);
+  return programs.map((p) => (hasCoreRelos(p) ? { ...p, instructions: relocateInstructions(p.instructions, spec.btf!, target, p.name) } : p));
+}
+
+function hasCoreRelos(p: ProgramSpec): boolean {
+  return p.instructions.some((i) => i.coreRelo !== undefined);
+}
+
+/** The CO-RE modules, loaded on first use: most objects have no CO-RE relocation, and under
+ * ts-node every module costs start-up time (the CLI starts once per command). */
+function core(): typeof import('../core/relocate') & typeof import('../core/explain') & typeof import('./core-target') {
+  return { ...require('../core/relocate'), ...require('../core/explain'), ...require('./core-target') };
 }
 
 /** Loads the object's BTF so maps can use it and the verifier can cite source lines. */

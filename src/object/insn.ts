@@ -2,6 +2,7 @@
 // offset, and references to maps or functions stay symbolic until marshalling, so instructions
 // can be inserted (coverage) or appended (subprograms) without fixing offsets by hand.
 import type { LineInfo } from '../btf/ext';
+import type { CoreRelo } from '../core/relos';
 import { LinkError } from '../errors';
 
 export const INSN_SIZE = 8;
@@ -62,6 +63,8 @@ export interface Instruction {
   line?: LineInfo;
   /** BTF FUNC type id: set on the first instruction of every function. */
   funcTypeId?: number;
+  /** CO-RE relocation from .BTF.ext, applied when the program is loaded (src/core). */
+  coreRelo?: CoreRelo;
 }
 
 export function insnClass(i: Instruction): number {

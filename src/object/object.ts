@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Btf } from '../btf/btf';
 import { BtfExt, parseBtfExt } from '../btf/ext';
+import { CoreRelo, parseCoreRelos } from '../core/relos';
 import { ElfFile, ElfSection, ElfSymbol, parseElf, SHF_EXECINSTR, SHT_PROGBITS, STB_LOCAL, STT_FUNC, SHN_UNDEF } from '../elf/elf';
 import { ElfError, InputError, LinkError } from '../errors';
 import {
@@ -63,7 +64,8 @@ export class ObjectSpec {
 
     const declared = btfMaps(elf, btf);
     const maps = [...declared.map((m) => m.spec), ...dataSectionMaps(elf)];
-    const functions = collectFunctions(elf, btfExt);
+    const coreRelos = extSec && btf ? parseCoreRelos(extSec.data, btf) : new Map<string, CoreRelo[]>();
+    const functions = collectFunctions(elf, btfExt, coreRelos);
     resolveRelocations(elf, functions, declared);
 
     const license = licenseOf(elf);
@@ -117,7 +119,7 @@ function functionKey(section: number, slot: number): string {
 }
 
 /** Decodes every executable section and splits it into functions at its FUNC symbols. */
-function collectFunctions(elf: ElfFile, ext: BtfExt | undefined): Map<string, FunctionCode> {
+function collectFunctions(elf: ElfFile, ext: BtfExt | undefined, coreRelos: Map<string, CoreRelo[]>): Map<string, FunctionCode> {
   const out = new Map<string, FunctionCode>();
   for (const sec of elf.sections) {
     if (sec.type !== SHT_PROGBITS || (sec.flags & SHF_EXECINSTR) === 0n || sec.size === 0) continue;
@@ -136,6 +138,11 @@ function collectFunctions(elf: ElfFile, ext: BtfExt | undefined): Map<string, Fu
     for (const fi of ext?.funcInfo.get(sec.name) ?? []) {
       const insn = bySlot.get(fi.insnOff);
       if (insn) insn.funcTypeId = fi.typeId;
+    }
+    for (const r of coreRelos.get(sec.name) ?? []) {
+      const insn = bySlot.get(r.insnOff);
+      if (!insn) throw new LinkError(`${where}: CO-RE relocation #${r.index} points at instruction ${r.insnOff}, which does not start an instruction`);
+      insn.coreRelo = r;
     }
     let syms = elf.symbols.filter((s) => s.section === sec.index && s.type === STT_FUNC);
     if (syms.length === 0) {
