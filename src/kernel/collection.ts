@@ -48,6 +48,8 @@ export class Collection {
   static load(spec: ObjectSpec, opts: CollectionOptions = {}): Collection {
     const names = opts.programs ?? spec.programs.map((p) => p.name);
     let wanted = names.map((n) => spec.program(n)); // throws for unknown names before any syscall
+    const broken = wanted.find((p) => p.error);
+    if (broken) throw broken.error;
     const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
     let maps = spec.maps;
     if (hook) {

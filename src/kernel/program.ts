@@ -55,6 +55,7 @@ export class Program extends FdHandle {
   }
 
   static load(spec: ProgramSpec, opts: LoadOptions): Program {
+    if (spec.error) throw spec.error;
     if (!spec.kind) {
       throw new InputError(`program ${spec.name}: section '${spec.section}' names no known program type, so it cannot be loaded`);
     }

@@ -9,6 +9,7 @@ import { ElfError, InputError, LinkError } from '../errors';
 import {
   cloneAll, decode, Instruction, isPseudoCall, LD_IMM64, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, slots,
 } from './insn';
+import { btfWithExterns, describeExtern } from './externs';
 import { btfMaps, dataSectionMaps, isDataSection, MapSpec } from './maps';
 import { SectionKind, sectionKind } from './sections';
 
@@ -18,8 +19,11 @@ export interface ProgramSpec {
   /** Program type and attach type from the section name; undefined when no convention matches. */
   kind: SectionKind | undefined;
   license: string;
-  /** The entry function followed by every subprogram it reaches. */
+  /** The entry function followed by every subprogram it reaches; empty when `error` is set. */
   instructions: Instruction[];
+  /** Why this program cannot be loaded (an unsupported extern, relocation or function in the
+   * code it reaches); thrown when it is asked for. Other programs of the object are unaffected. */
+  error?: LinkError;
 }
 
 interface FunctionCode {
@@ -28,6 +32,10 @@ interface FunctionCode {
   start: number;
   instructions: Instruction[];
   global: boolean;
+  /** The function each BPF-to-BPF call instruction calls, filled while resolving relocations. */
+  calls: Map<Instruction, FunctionCode>;
+  /** The first reason this function cannot be loaded; it fails every program that reaches it. */
+  error?: LinkError;
 }
 
 const R_BPF_64_64 = 1;
@@ -64,18 +72,20 @@ export class ObjectSpec {
     const declared = btfMaps(elf, btf);
     const maps = [...declared.map((m) => m.spec), ...dataSectionMaps(elf)];
     const functions = collectFunctions(elf, btfExt);
-    resolveRelocations(elf, functions, declared);
+    resolveRelocations(elf, btf, functions, declared);
 
     const license = licenseOf(elf);
     const programs: ProgramSpec[] = [];
     for (const fn of functions.values()) {
       if (fn.section.name === '.text' || !fn.global) continue;
+      const linked = link(fn);
       programs.push({
         name: fn.name,
         section: fn.section.name,
         kind: sectionKind(fn.section.name),
         license,
-        instructions: link(fn, functions),
+        instructions: linked.error ? [] : linked.instructions,
+        ...(linked.error && { error: linked.error }),
       });
     }
     return new ObjectSpec(name, elf, btf, btfExt, programs, maps);
@@ -97,11 +107,12 @@ export class ObjectSpec {
   btfForKernel(): Buffer | undefined {
     if (!this.btf) return undefined;
     const sizes = new Map(this.elf.sections.map((s) => [s.name, s.size] as [string, number]));
-    return this.btf.forKernel(sizes, (section, variable) => {
+    const bytes = this.btf.forKernel(sizes, (section, variable) => {
       const sec = this.elf.sectionByName(section);
       const sym = sec && this.elf.symbols.find((s) => s.section === sec.index && s.name === variable);
       return sym?.value;
     });
+    return btfWithExterns(this.btf, bytes);
   }
 }
 
@@ -144,8 +155,14 @@ function collectFunctions(elf: ElfFile, ext: BtfExt | undefined): Map<string, Fu
     }
     syms.sort((a, b) => a.value - b.value);
     for (const sym of syms) {
+      const broken = (message: string) =>
+        out.set(functionKey(sec.index, Math.floor(sym.value / 8)), {
+          name: sym.name, section: sec, start: Math.floor(sym.value / 8), instructions: [], global: sym.bind !== STB_LOCAL,
+          calls: new Map(), error: new LinkError(message),
+        });
       if (sym.value % 8 !== 0 || sym.size % 8 !== 0 || sym.value + sym.size > sec.size) {
-        throw new LinkError(`${where}: function ${sym.name} has a bad address or size`);
+        broken(`${where}: function ${sym.name} has a bad address or size`);
+        continue;
       }
       const start = sym.value / 8;
       const end = start + (sym.size || sec.size - sym.value) / 8;
@@ -153,14 +170,15 @@ function collectFunctions(elf: ElfFile, ext: BtfExt | undefined): Map<string, Fu
         const s = slotOf(insns, k);
         return s >= start && s < end;
       });
-      if (body.length === 0 || !bySlot.has(start)) throw new LinkError(`${where}: function ${sym.name} does not start on an instruction`);
-      const members = new Set(body);
-      for (const i of body) {
-        if (i.target && !isPseudoCall(i) && !members.has(i.target)) {
-          throw new LinkError(`${where}: a jump in ${sym.name} leaves the function`);
-        }
+      if (body.length === 0 || !bySlot.has(start)) {
+        broken(`${where}: function ${sym.name} does not start on an instruction`);
+        continue;
       }
-      out.set(functionKey(sec.index, start), { name: sym.name, section: sec, start, instructions: body, global: sym.bind !== STB_LOCAL });
+      const members = new Set(body);
+      const escapes = body.some((i) => i.target && !isPseudoCall(i) && !members.has(i.target));
+      const fn: FunctionCode = { name: sym.name, section: sec, start, instructions: body, global: sym.bind !== STB_LOCAL, calls: new Map() };
+      if (escapes) fn.error = new LinkError(`${where}: a jump in ${sym.name} leaves the function`);
+      out.set(functionKey(sec.index, start), fn);
     }
   }
   return out;
@@ -182,9 +200,23 @@ function slotOf(list: Instruction[], k: number): number {
 }
 
 /** Turns relocations into symbolic references and call targets. */
-function resolveRelocations(elf: ElfFile, functions: Map<string, FunctionCode>, declared: { spec: MapSpec; offset: number }[]): void {
-  const mapsSec = elf.sectionByName('.maps');
+function resolveRelocations(elf: ElfFile, btf: Btf | undefined, functions: Map<string, FunctionCode>, declared: { spec: MapSpec; offset: number }[]): void {
   for (const fn of functions.values()) {
+    if (fn.error) continue;
+    try {
+      resolveFunction(elf, btf, fn, functions, declared);
+    } catch (e) {
+      // Only this function (and the programs that reach it) is unusable; ElfErrors are a
+      // malformed file and stay fatal.
+      if (!(e instanceof LinkError)) throw e;
+      fn.error = e;
+    }
+  }
+}
+
+function resolveFunction(elf: ElfFile, btf: Btf | undefined, fn: FunctionCode, functions: Map<string, FunctionCode>, declared: { spec: MapSpec; offset: number }[]): void {
+  const mapsSec = elf.sectionByName('.maps');
+  {
     const sec = fn.section;
     const relocs = elf.relocations.get(sec.index) ?? [];
     const bySlot = new Map<number, Instruction>();
@@ -199,7 +231,7 @@ function resolveRelocations(elf: ElfFile, functions: Map<string, FunctionCode>, 
       if (!insn) continue; // belongs to another function of this section
       const sym = r.symbol;
       if (sym.section === SHN_UNDEF) {
-        throw new LinkError(`${sec.name}: ${fn.name} uses the unresolved symbol '${sym.name}' (externs and kconfig are not supported)`);
+        throw new LinkError(`${sec.name}: ${fn.name} uses ${describeExtern(btf, sym.name)}, and bpfunit does not resolve externs yet`);
       }
       const target = elf.sections[sym.section];
       if (!target) throw new ElfError(`${sec.name}: relocation names symbol ${sym.name} in missing section ${sym.section}`);
@@ -215,12 +247,13 @@ function resolveRelocations(elf: ElfFile, functions: Map<string, FunctionCode>, 
           insn.src = PSEUDO_MAP_VALUE;
           insn.reference = { kind: 'mapValue', map: target.name, offset: sym.value + insn.imm };
         } else if ((target.flags & SHF_EXECINSTR) !== 0n) {
-          throw new LinkError(`${sec.name}: ${fn.name} takes the address of function ${sym.name}: callbacks are not supported`);
+          const cb = functions.get(functionKey(sym.section, (sym.value + insn.imm) / 8))?.name ?? sym.name;
+          throw new LinkError(`${sec.name}: ${fn.name} takes the address of function ${cb} (a callback, as for bpf_loop): callbacks are not supported yet`);
         } else {
           throw new LinkError(`${sec.name}: ${fn.name} refers to ${sym.name} in section ${target.name}, which is neither a map nor data`);
         }
       } else if (insn.src === PSEUDO_CALL && isPseudoCall(insn) && r.type === R_BPF_64_32) {
-        insn.target = calleeStart(functions, sym, sym.value / 8 + insn.imm + 1, sec.name, fn.name);
+        insn.target = callee(fn, insn, functions, sym, sym.value / 8 + insn.imm + 1);
       } else {
         throw new LinkError(`${sec.name}: unsupported relocation type ${r.type} at instruction ${r.offset / 8} (symbol ${sym.name})`);
       }
@@ -230,36 +263,43 @@ function resolveRelocations(elf: ElfFile, functions: Map<string, FunctionCode>, 
     for (const [slot, insn] of bySlot) {
       if (isPseudoCall(insn) && !handled.has(insn)) {
         const fake: ElfSymbol = { index: -1, name: `${sec.name}+${slot + insn.imm + 1}`, value: 0, size: 0, type: 0, bind: 0, section: sec.index };
-        insn.target = calleeStart(functions, fake, slot + insn.imm + 1, sec.name, fn.name);
+        insn.target = callee(fn, insn, functions, fake, slot + insn.imm + 1);
       }
       if (insn.opcode === LD_IMM64 && insn.src === PSEUDO_FUNC && !handled.has(insn)) {
-        throw new LinkError(`${sec.name}: ${fn.name} takes the address of a function: callbacks are not supported`);
+        throw new LinkError(`${sec.name}: ${fn.name} takes the address of a function (a callback, as for bpf_loop): callbacks are not supported yet`);
       }
     }
   }
 }
 
-function calleeStart(functions: Map<string, FunctionCode>, sym: ElfSymbol, slot: number, where: string, caller: string): Instruction {
-  const callee = functions.get(functionKey(sym.section, slot));
-  if (!callee) throw new LinkError(`${where}: ${caller} calls ${sym.name}, which does not start a function`);
-  return callee.instructions[0];
+/** Records a BPF-to-BPF call from `caller` and returns the callee's first instruction (undefined
+ * for a callee that is itself broken: its error fails the caller's programs at link time). */
+function callee(caller: FunctionCode, call: Instruction, functions: Map<string, FunctionCode>, sym: ElfSymbol, slot: number): Instruction | undefined {
+  const fn = functions.get(functionKey(sym.section, slot));
+  if (!fn) throw new LinkError(`${caller.section.name}: ${caller.name} calls ${sym.name}, which does not start a function`);
+  caller.calls.set(call, fn);
+  return fn.instructions[0];
 }
 
-/** The entry function followed by every function it reaches, cloned for this program. */
-function link(entry: FunctionCode, functions: Map<string, FunctionCode>): Instruction[] {
-  const byStart = new Map<Instruction, FunctionCode>();
-  for (const f of functions.values()) byStart.set(f.instructions[0], f);
+/** The entry function followed by every function it reaches, cloned for this program; or the
+ * error of the first of them that cannot be loaded. */
+function link(entry: FunctionCode): { instructions: Instruction[]; error?: LinkError } {
   const order: FunctionCode[] = [entry];
   const seen = new Set(order);
   for (let k = 0; k < order.length; k++) {
-    for (const i of order[k].instructions) {
-      if (!isPseudoCall(i) || !i.target) continue;
-      const callee = byStart.get(i.target)!;
-      if (!seen.has(callee)) {
-        seen.add(callee);
-        order.push(callee);
+    const fn = order[k];
+    if (fn.error) {
+      const error = fn === entry ? fn.error : new LinkError(`${entry.name} calls ${fn.name}, which cannot be loaded: ${fn.error.message}`);
+      return { instructions: [], error };
+    }
+    // In call order, as libbpf appends them: the program tag depends on it.
+    for (const i of fn.instructions) {
+      const c = fn.calls.get(i);
+      if (c && !seen.has(c)) {
+        seen.add(c);
+        order.push(c);
       }
     }
   }
-  return cloneAll(order.flatMap((f) => f.instructions));
+  return { instructions: cloneAll(order.flatMap((f) => f.instructions)) };
 }

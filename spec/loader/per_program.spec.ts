@@ -1,0 +1,97 @@
+// Failures belong to programs, not objects: a program that needs something bpfunit does not
+// support (an extern, a callback, a broken function) fails with a typed error naming that
+// feature when it is asked for, and every other program of the same object still loads.
+// libbpf's view of the same object is in libbpf_crosscheck.spec.ts.
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { Collection, InputError, LinkError, ObjectSpec } from '../../src';
+import { expectThrow, fixture } from './helpers';
+
+/** What each program of ext_mixed.c needs that bpfunit refuses, as its message must name it. */
+const REFUSED: Record<string, [typeof LinkError | typeof InputError, RegExp]> = {
+  mixed_kconfig: [LinkError, /mixed_kconfig uses the kconfig extern 'LINUX_KERNEL_VERSION' \(__kconfig\)/],
+  mixed_ksym: [LinkError, /mixed_ksym uses the kernel symbol '__start_rodata' \(__ksym\)/],
+  mixed_kfunc: [LinkError, /mixed_kfunc uses the kfunc 'bpf_cast_to_kern_ctx'/],
+  mixed_loop: [LinkError, /mixed_loop takes the address of function add_index \(a callback, as for bpf_loop\)/],
+  mixed_unknown: [InputError, /mixed_unknown: section 'mixed\/unknown' names no known program type/],
+};
+
+/** Offset and entry count of .symtab, and the string table it names, read here without src/elf. */
+function symtab(buf: Buffer): { at: number; count: number; strAt: number } {
+  const shoff = Number(buf.readBigUInt64LE(40));
+  const shnum = buf.readUInt16LE(60);
+  for (let i = 0; i < shnum; i++) {
+    const h = shoff + i * 64;
+    if (buf.readUInt32LE(h + 4) !== 2 /* SHT_SYMTAB */) continue;
+    const link = buf.readUInt32LE(h + 40);
+    return {
+      at: Number(buf.readBigUInt64LE(h + 24)),
+      count: Number(buf.readBigUInt64LE(h + 32)) / 24,
+      strAt: Number(buf.readBigUInt64LE(shoff + link * 64 + 24)),
+    };
+  }
+  throw new Error('no .symtab');
+}
+
+describe('per-program failures (ext_mixed)', () => {
+  let spec: ObjectSpec;
+  before(() => {
+    spec = ObjectSpec.fromFile(fixture('ext_mixed'));
+  });
+
+  it('parses the object and records, per program, why it cannot load', () => {
+    expect(spec.programs.map((p) => [p.name, p.error?.constructor.name ?? null])).to.deep.equal([
+      ['mixed_plain', null],
+      ['mixed_kconfig', 'LinkError'],
+      ['mixed_ksym', 'LinkError'],
+      ['mixed_kfunc', 'LinkError'],
+      ['mixed_loop', 'LinkError'],
+      ['mixed_unknown', null], // its section is only a problem when it is loaded
+    ]);
+  });
+
+  for (const [name, [cls, re]] of Object.entries(REFUSED)) {
+    it(`asking for ${name} throws ${cls.name} naming what it needs`, () => {
+      expectThrow(() => Collection.load(spec, { programs: [name] }), cls, re);
+      expectThrow(() => Collection.load(spec, { programs: ['mixed_plain', name] }), cls, re);
+    });
+  }
+
+  it('loading the whole object fails on the first refused program: nothing is skipped silently', () => {
+    expectThrow(() => Collection.load(spec), LinkError, /mixed_kconfig/);
+  });
+
+  it('mixed_plain loads and runs next to them: the object BTF carries the externs as the kernel accepts them', () => {
+    const coll = Collection.load(spec, { programs: ['mixed_plain'] });
+    try {
+      // XDP_PASS + 10 * runs: the map counts across runs.
+      expect(coll.program('mixed_plain').run({ data: Buffer.alloc(14) }).retval).to.equal(12);
+      expect(coll.program('mixed_plain').run({ data: Buffer.alloc(14) }).retval).to.equal(22);
+      expect([...coll.programs.keys()]).to.deep.equal(['mixed_plain']);
+    } finally {
+      coll.close();
+    }
+  });
+
+  it('a function with a bad size fails only its own program', () => {
+    const buf = Buffer.from(readFileSync(fixture('ext_mixed')));
+    const { at, count, strAt } = symtab(buf);
+    let patched = false;
+    for (let i = 0; i < count; i++) {
+      const e = at + i * 24;
+      const n = strAt + buf.readUInt32LE(e);
+      if (buf.toString('latin1', n, buf.indexOf(0, n)) !== 'mixed_unknown') continue;
+      buf.writeBigUInt64LE(12n, e + 16); // st_size: not a whole number of instructions
+      patched = true;
+    }
+    expect(patched).to.equal(true);
+    const broken = ObjectSpec.parse(buf, 'patched');
+    expectThrow(() => Collection.load(broken, { programs: ['mixed_unknown'] }), LinkError, /function mixed_unknown has a bad address or size/);
+    const coll = Collection.load(broken, { programs: ['mixed_plain'] });
+    try {
+      expect(coll.program('mixed_plain').run({ data: Buffer.alloc(14) }).retval).to.equal(12);
+    } finally {
+      coll.close();
+    }
+  });
+});
