@@ -90,6 +90,7 @@ const CASES: Case[] = [
   { fixture: 'loader_invalid', loads: false, runs: [] }, // bad_xdp reads the packet unchecked
   { fixture: 'loader_unknown', loads: false, runs: [] }, // mystery_prog has no program type
   { fixture: 'ext_mixed', loads: false, runs: [] }, // mixed_unknown has no program type
+  { fixture: 'verifier_lines', loads: false, runs: [] }, // both programs read the packet unchecked
   { fixture: 'btf_shapes', loads: undefined, runs: [] },
   { fixture: 'bench_trivial', loads: undefined, runs: [] },
 ];

@@ -1,10 +1,11 @@
 // Loading one program (with the verifier log on failure) and running it with BPF_PROG_TEST_RUN.
-import { InputError, NotSupportedError, SourceLine, VerifierError } from '../errors';
+import { InputError, NotSupportedError } from '../errors';
 import { encode, Instruction } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 import { ProgType, progTypeName } from '../object/sections';
 import { bpfRaw, Cmd, scratch, syscallError } from '../sys/bpf';
 import { FdHandle } from './fd';
+import { lineTable, verifierError } from './verifier-log';
 
 const FUNC_INFO_SIZE = 8;
 const LINE_INFO_SIZE = 16;
@@ -135,7 +136,7 @@ export class Program extends FdHandle {
       break;
     }
     if (res.log.trim() === '') throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name} (the kernel wrote no verifier log)`);
-    throw verifierError(spec.name, res.r.errno, res.log);
+    throw verifierError(spec.name, res.r.errno, res.log, lineTable(spec.instructions));
   }
 
   /** One BPF_PROG_TEST_RUN: one FFI crossing. */
@@ -251,22 +252,4 @@ const MIN_DATA: Partial<Record<string, number>> = { XDP: 14, SCHED_CLS: 14, SCHE
 
 function isRoot(): boolean {
   return process.getuid?.() === 0;
-}
-
-/** Finds the rejection message and the C line the log cites last before it. */
-export function verifierError(program: string, errno: number, log: string): VerifierError {
-  const lines = log.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
-  let end = lines.length;
-  while (end > 0 && /^(processed \d+ insns|verification time|stack depth|max_states_per_insn)/.test(lines[end - 1])) end--;
-  const message = lines[end - 1] ?? 'no reason given';
-  let source: SourceLine | undefined;
-  for (let k = end - 1; k >= 0; k--) {
-    const hit = /^; (.*) @ (\S+):(\d+)$/.exec(lines[k]);
-    if (hit) {
-      source = { text: hit[1].trim(), file: hit[2], line: Number(hit[3]) };
-      break;
-    }
-  }
-  const summary = source ? `${message} at ${source.file}:${source.line}: ${source.text}` : message;
-  return new VerifierError(program, errno, summary, log, source);
 }
