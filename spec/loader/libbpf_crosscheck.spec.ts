@@ -91,6 +91,12 @@ const CASES: Case[] = [
   { fixture: 'loader_unknown', loads: false, runs: [] }, // mystery_prog has no program type
   { fixture: 'ext_mixed', loads: false, runs: [] }, // mixed_unknown has no program type
   { fixture: 'verifier_lines', loads: false, runs: [] }, // both programs read the packet unchecked
+  {
+    fixture: 'ext_kconfig',
+    loads: true,
+    runs: [{ prog: 'kconfig_branch', data: zeros(14), retval: 2, dataOut: zeros(14) }], // CONFIG_BPF_SYSCALL=y
+  },
+  { fixture: 'ext_kconfig_strong', loads: false, runs: [] }, // CONFIG_BPFUNIT_MISSING has no value
   { fixture: 'btf_shapes', loads: undefined, runs: [] },
   { fixture: 'bench_trivial', loads: undefined, runs: [] },
 ];
@@ -223,22 +229,24 @@ describe('libbpf cross-check', function () {
     const obj = () => fixture('ext_mixed');
     const data = Buffer.alloc(14);
 
-    it('mixed_plain: both load it next to the others, with equal tags and retval 12 (XDP_PASS + 10 * 1 run)', () => {
-      const theirs = libbpfRun(obj(), 'mixed_plain', { data });
-      expect(theirs.ok, theirs.stderr).to.equal(true);
-      const coll = Collection.load(ObjectSpec.fromFile(obj()), { programs: ['mixed_plain'] });
-      try {
-        expect(fdinfo(coll.program('mixed_plain').fd).prog_tag).to.equal(theirs.tag);
-        expect([coll.program('mixed_plain').run({ data }).retval, theirs.retval]).to.deep.equal([12, 12]);
-      } finally {
-        coll.close();
-      }
-    });
+    // mixed_plain: XDP_PASS + 10 * 1 run; mixed_kconfig: LINUX_KERNEL_VERSION > 5.0, XDP_PASS.
+    for (const [prog, retval] of [['mixed_plain', 12], ['mixed_kconfig', 2]] as const) {
+      it(`${prog}: both load it next to the others, with equal tags and retval ${retval}`, () => {
+        const theirs = libbpfRun(obj(), prog, { data });
+        expect(theirs.ok, theirs.stderr).to.equal(true);
+        const coll = Collection.load(ObjectSpec.fromFile(obj()), { programs: [prog] });
+        try {
+          expect(fdinfo(coll.program(prog).fd).prog_tag).to.equal(theirs.tag);
+          expect([coll.program(prog).run({ data }).retval, theirs.retval]).to.deep.equal([retval, retval]);
+        } finally {
+          coll.close();
+        }
+      });
+    }
 
     // A stated difference, not agreement: libbpf resolves these and bpfunit does not yet (issue 10,
     // items 2 and 4). bpfunit refuses each with a LinkError naming the feature (per_program.spec.ts).
     const libbpfOnly: [string, number][] = [
-      ['mixed_kconfig', 2], // LINUX_KERNEL_VERSION > 5.0: XDP_PASS
       ['mixed_ksym', 2], // a kernel address has its top bit set: XDP_PASS
       ['mixed_kfunc', 2], // bpf_cast_to_kern_ctx gives the xdp_buff: XDP_PASS
       ['mixed_loop', 6], // 0 + 1 + 2 + 3
@@ -256,6 +264,59 @@ describe('libbpf cross-check', function () {
       expect(theirs.ok).to.equal(false);
       expect(theirs.stderr).to.match(/'mixed_unknown': missing BPF prog type/);
       expectThrow(() => Collection.load(ObjectSpec.fromFile(obj()), { programs: ['mixed_unknown'] }), InputError, /'mixed\/unknown'/);
+    });
+  });
+
+  describe("ext_kconfig: kconfig externs, with and without libbpf's kconfig option", () => {
+    const obj = () => fixture('ext_kconfig');
+    const both = (prog: string, data: Buffer, kconfig?: Record<string, string | number>) => {
+      const text = kconfig && Object.entries(kconfig).map(([k, v]) => `${k}=${typeof v === 'string' && !/^[ynm]$/.test(v) ? JSON.stringify(v) : v}`).join('\n');
+      const theirs = libbpfRun(obj(), prog, { data, kconfig: text });
+      expect(theirs.ok, theirs.stderr).to.equal(true);
+      const spec = ObjectSpec.fromFile(obj());
+      const coll = Collection.load(spec, { programs: [prog], kconfig });
+      try {
+        const ours = coll.program(prog).run({ data });
+        expect(fdinfo(coll.program(prog).fd).prog_tag, 'tag').to.equal(theirs.tag);
+        expect(ours.data.toString('hex'), 'data_out').to.equal(theirs.data!.toString('hex'));
+        expect(ours.retval, 'retval').to.equal(theirs.retval);
+        return { ours, theirs, spec };
+      } finally {
+        coll.close();
+      }
+    };
+
+    it('kconfig_values: the same .kconfig bytes reach the program (every kind, both weak defaults)', () => {
+      const { ours, theirs, spec } = both('kconfig_values', Buffer.alloc(48));
+      expect(ours.retval).to.equal(2);
+      const kc = spec.map('.kconfig');
+      expect(theirs.maps!.filter((m) => m.name.endsWith('.kconfig')).map((m) => [m.type, m.key, m.value, m.max, m.flags & ~0x400]))
+        .to.deep.equal([[kc.type, kc.keySize, kc.valueSize, kc.maxEntries, kc.flags]]);
+    });
+
+    it('overrides as libbpf applies its kconfig option: bool, integer, char and string', () => {
+      expect(both('kconfig_branch', Buffer.alloc(14), { CONFIG_BPF_SYSCALL: 'n' }).ours.retval).to.equal(1);
+      const { ours } = both('kconfig_values', Buffer.alloc(48), { CONFIG_HZ: 1000, CONFIG_VETH: 'm', CONFIG_DEFAULT_HOSTNAME: 'bpfunit-host' });
+      expect([ours.data.readUInt32LE(8), String.fromCharCode(ours.data[7]), ours.data.subarray(32, 40).toString('latin1')])
+        .to.deep.equal([1000, 'm', 'bpfunit\0']);
+    });
+
+    it('a strong extern without a value: libbpf refuses the whole object, bpfunit only its reader (a stated difference)', () => {
+      const strong = fixture('ext_kconfig_strong');
+      const theirs = libbpfRun(strong, 'strong_plain', { data: Buffer.alloc(14) });
+      expect(theirs.ok).to.equal(false);
+      expect(theirs.stderr).to.match(/CONFIG_BPFUNIT_MISSING/);
+      const coll = Collection.load(ObjectSpec.fromFile(strong), { programs: ['strong_plain'] });
+      coll.close();
+      // Given a value, both load the reader the same way.
+      const withValue = libbpfRun(strong, 'strong_reader', { data: Buffer.alloc(14), kconfig: 'CONFIG_BPFUNIT_MISSING=5' });
+      const ours = Collection.load(ObjectSpec.fromFile(strong), { programs: ['strong_reader'], kconfig: { CONFIG_BPFUNIT_MISSING: 5 } });
+      try {
+        expect([withValue.retval, ours.program('strong_reader').run({ data: Buffer.alloc(14) }).retval]).to.deep.equal([5, 5]);
+        expect(fdinfo(ours.program('strong_reader').fd).prog_tag).to.equal(withValue.tag);
+      } finally {
+        ours.close();
+      }
     });
   });
 

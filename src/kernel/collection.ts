@@ -1,10 +1,12 @@
 // A loaded object: its BTF, every map (data sections filled, .rodata frozen) and the programs
 // asked for. close() releases every fd it opened, also when loading fails half-way.
 import { BtfKind } from '../btf/btf';
-import { InputError, SyscallError } from '../errors';
+import { InputError, LinkError, SyscallError } from '../errors';
+import { kconfigData, KconfigValue } from '../object/kconfig';
 import type { MapSpec } from '../object/maps';
-import type { ObjectSpec, ProgramSpec } from '../object/object';
+import { KCONFIG_MAP, ObjectSpec, ProgramSpec } from '../object/object';
 import { bpfRaw, closeFd, Cmd, scratch, syscallError } from '../sys/bpf';
+import { kernelFacts } from './kernel-facts';
 import { BpfMap } from './map';
 import { Program } from './program';
 
@@ -13,6 +15,9 @@ export interface CollectionOptions {
   programs?: string[];
   /** Replaces Collection.defaultHook for this load; null loads without any hook. */
   hook?: CollectionHook | null;
+  /** Values for `__kconfig` CONFIG_ externs in place of the kernel's config, e.g. to test the
+   * CONFIG_X=n branch on a kernel built with it: 'y' | 'n' | 'm', a number, or a string. */
+  kconfig?: Record<string, KconfigValue>;
 }
 
 /** Lets a tool (coverage instrumentation) rewrite programs before they load, add maps, and see
@@ -51,7 +56,7 @@ export class Collection {
     const broken = wanted.find((p) => p.error);
     if (broken) throw broken.error;
     const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
-    let maps = spec.maps;
+    let maps = withKconfig(spec, wanted, opts.kconfig);
     if (hook) {
       const prepared = hook.prepare(spec, wanted);
       wanted = prepared.programs;
@@ -116,7 +121,8 @@ export class Collection {
         if (sec.kind !== BtfKind.Datasec || !this.maps.has(sec.name)) continue;
         for (const v of sec.vars ?? []) {
           if (btf.type(v.type).name !== name) continue;
-          const elfSec = this.spec.elf.sectionByName(sec.name)!;
+          const elfSec = this.spec.elf.sectionByName(sec.name);
+          if (!elfSec) continue; // .kconfig: externs, not globals
           const sym = this.spec.elf.symbols.find((s) => s.section === elfSec.index && s.name === name);
           if (!sym) continue;
           return { map: this.map(sec.name), offset: sym.value, size: btf.sizeOf(v.type) };
@@ -152,6 +158,24 @@ export class Collection {
       this.btfFd = undefined;
     }
   }
+}
+
+/** The object's maps with the .kconfig map's bytes resolved for this kernel and the overrides;
+ * a wanted program that reads an extern without a usable value fails here, before any syscall. */
+function withKconfig(spec: ObjectSpec, wanted: ProgramSpec[], overrides: Record<string, KconfigValue> | undefined): MapSpec[] {
+  for (const name of Object.keys(overrides ?? {})) {
+    if (!name.startsWith('CONFIG_')) throw new InputError(`kconfig override '${name}': only CONFIG_ options can be set`);
+  }
+  if (spec.kconfig.length === 0) return spec.maps;
+  const { data, problems } = kconfigData(spec.kconfig, kernelFacts(spec.kconfig.map((e) => e.name)), overrides);
+  for (const p of wanted) {
+    for (const i of p.instructions) {
+      const ext = i.reference?.kind === 'mapValue' ? i.reference.extern : undefined;
+      const problem = ext === undefined ? undefined : problems.get(ext);
+      if (problem) throw new LinkError(`program ${p.name}: ${problem}`);
+    }
+  }
+  return spec.maps.map((m) => (m.name === KCONFIG_MAP ? { ...m, data: { ...m.data!, contents: data } } : m));
 }
 
 /** Loads the object's BTF so maps can use it and the verifier can cite source lines. */

@@ -45,7 +45,7 @@ export const PSEUDO_FUNC = 4;
 /** What an instruction refers to by name, resolved when the program is marshalled. */
 export type Reference =
   | { kind: 'map'; map: string }
-  | { kind: 'mapValue'; map: string; offset: number };
+  | { kind: 'mapValue'; map: string; offset: number; extern?: string };
 
 export interface Instruction {
   opcode: number;

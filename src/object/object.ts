@@ -10,7 +10,8 @@ import {
   cloneAll, decode, Instruction, isPseudoCall, LD_IMM64, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, slots,
 } from './insn';
 import { btfWithExterns, describeExtern } from './externs';
-import { btfMaps, dataSectionMaps, isDataSection, MapSpec } from './maps';
+import { KconfigExtern, kconfigExterns } from './kconfig';
+import { BPF_F_RDONLY_PROG, btfMaps, dataSectionMaps, isDataSection, MapSpec, MapType } from './maps';
 import { SectionKind, sectionKind } from './sections';
 
 export interface ProgramSpec {
@@ -49,6 +50,8 @@ export class ObjectSpec {
     readonly btfExt: BtfExt | undefined,
     readonly programs: ProgramSpec[],
     readonly maps: MapSpec[],
+    /** `__kconfig` externs, filled into the .kconfig map when the object loads. */
+    readonly kconfig: KconfigExtern[],
   ) {}
 
   static fromFile(path: string): ObjectSpec {
@@ -70,9 +73,10 @@ export class ObjectSpec {
     if (elf.sectionByName('maps')) throw new LinkError('legacy "maps" section definitions are not supported: use BTF-defined maps in .maps');
 
     const declared = btfMaps(elf, btf);
-    const maps = [...declared.map((m) => m.spec), ...dataSectionMaps(elf)];
+    const kconfig = kconfigExterns(elf, btf);
+    const maps = [...declared.map((m) => m.spec), ...dataSectionMaps(elf), ...kconfigMap(kconfig)];
     const functions = collectFunctions(elf, btfExt);
-    resolveRelocations(elf, btf, functions, declared);
+    resolveRelocations(elf, btf, functions, declared, kconfig);
 
     const license = licenseOf(elf);
     const programs: ProgramSpec[] = [];
@@ -88,7 +92,7 @@ export class ObjectSpec {
         ...(linked.error && { error: linked.error }),
       });
     }
-    return new ObjectSpec(name, elf, btf, btfExt, programs, maps);
+    return new ObjectSpec(name, elf, btf, btfExt, programs, maps, kconfig);
   }
 
   program(name: string): ProgramSpec {
@@ -114,6 +118,19 @@ export class ObjectSpec {
     });
     return btfWithExterns(this.btf, bytes);
   }
+}
+
+export const KCONFIG_MAP = '.kconfig';
+
+/** libbpf's .kconfig map: read-only to programs and frozen; its bytes depend on the kernel, so
+ * Collection.load fills them. */
+function kconfigMap(externs: KconfigExtern[]): MapSpec[] {
+  if (externs.length === 0) return [];
+  const size = externs.reduce((n, e) => Math.max(n, e.offset + e.size), 0);
+  return [{
+    name: KCONFIG_MAP, type: MapType.ARRAY, keySize: 4, valueSize: size, maxEntries: 1, flags: BPF_F_RDONLY_PROG, needsBtf: false,
+    data: { section: KCONFIG_MAP, contents: Buffer.alloc(size), freeze: true },
+  }];
 }
 
 function licenseOf(elf: ElfFile): string {
@@ -200,11 +217,13 @@ function slotOf(list: Instruction[], k: number): number {
 }
 
 /** Turns relocations into symbolic references and call targets. */
-function resolveRelocations(elf: ElfFile, btf: Btf | undefined, functions: Map<string, FunctionCode>, declared: { spec: MapSpec; offset: number }[]): void {
+function resolveRelocations(
+  elf: ElfFile, btf: Btf | undefined, functions: Map<string, FunctionCode>, declared: { spec: MapSpec; offset: number }[], kconfig: KconfigExtern[],
+): void {
   for (const fn of functions.values()) {
     if (fn.error) continue;
     try {
-      resolveFunction(elf, btf, fn, functions, declared);
+      resolveFunction(elf, btf, fn, functions, declared, kconfig);
     } catch (e) {
       // Only this function (and the programs that reach it) is unusable; ElfErrors are a
       // malformed file and stay fatal.
@@ -214,7 +233,10 @@ function resolveRelocations(elf: ElfFile, btf: Btf | undefined, functions: Map<s
   }
 }
 
-function resolveFunction(elf: ElfFile, btf: Btf | undefined, fn: FunctionCode, functions: Map<string, FunctionCode>, declared: { spec: MapSpec; offset: number }[]): void {
+function resolveFunction(
+  elf: ElfFile, btf: Btf | undefined, fn: FunctionCode, functions: Map<string, FunctionCode>, declared: { spec: MapSpec; offset: number }[],
+  kconfig: KconfigExtern[],
+): void {
   const mapsSec = elf.sectionByName('.maps');
   {
     const sec = fn.section;
@@ -230,6 +252,15 @@ function resolveFunction(elf: ElfFile, btf: Btf | undefined, fn: FunctionCode, f
       const insn = bySlot.get(r.offset / 8);
       if (!insn) continue; // belongs to another function of this section
       const sym = r.symbol;
+      const kc = sym.section === SHN_UNDEF ? kconfig.find((k) => k.name === sym.name) : undefined;
+      if (kc && insn.opcode === LD_IMM64 && r.type === R_BPF_64_64) {
+        if (kc.kind === 'unsupported') throw new LinkError(`${sec.name}: ${fn.name} uses the kconfig extern '${kc.name}', whose type is not one libbpf supports (bool, tristate, char, integer, char array)`);
+        // libbpf points the load at the extern's slot in .kconfig; clang leaves the addend 0.
+        insn.src = PSEUDO_MAP_VALUE;
+        insn.reference = { kind: 'mapValue', map: KCONFIG_MAP, offset: kc.offset, extern: kc.name };
+        handled.add(insn);
+        continue;
+      }
       if (sym.section === SHN_UNDEF) {
         throw new LinkError(`${sec.name}: ${fn.name} uses ${describeExtern(btf, sym.name)}, and bpfunit does not resolve externs yet`);
       }
