@@ -97,6 +97,16 @@ const CASES: Case[] = [
     runs: [{ prog: 'kconfig_branch', data: zeros(14), retval: 2, dataOut: zeros(14) }], // CONFIG_BPF_SYSCALL=y
   },
   { fixture: 'ext_kconfig_strong', loads: false, runs: [] }, // CONFIG_BPFUNIT_MISSING has no value
+  {
+    fixture: 'ext_ksym',
+    loads: true,
+    runs: [
+      { prog: 'ksym_untyped', data: zeros(14), retval: 1, dataOut: zeros(14) }, // kernel address bit 63; weak absent 0
+      { prog: 'ksym_kfunc', data: zeros(14), retval: 2, dataOut: zeros(14) }, // bpf_cast_to_kern_ctx non-NULL
+    ],
+  },
+  { fixture: 'ext_ksym_missing', loads: false, runs: [] }, // strong ksym and kfunc the kernel lacks
+  { fixture: 'ext_ksym_typed', loads: false, runs: [] }, // no CONFIG_KALLSYMS_ALL: the kernel cannot place it
   { fixture: 'btf_shapes', loads: undefined, runs: [] },
   { fixture: 'bench_trivial', loads: undefined, runs: [] },
 ];
@@ -229,8 +239,8 @@ describe('libbpf cross-check', function () {
     const obj = () => fixture('ext_mixed');
     const data = Buffer.alloc(14);
 
-    // mixed_plain: XDP_PASS + 10 * 1 run; mixed_kconfig: LINUX_KERNEL_VERSION > 5.0, XDP_PASS.
-    for (const [prog, retval] of [['mixed_plain', 12], ['mixed_kconfig', 2]] as const) {
+    // mixed_plain: XDP_PASS + 10 * 1 run; the extern users XDP_PASS (see ext_mixed.c).
+    for (const [prog, retval] of [['mixed_plain', 12], ['mixed_kconfig', 2], ['mixed_ksym', 2], ['mixed_kfunc', 2]] as const) {
       it(`${prog}: both load it next to the others, with equal tags and retval ${retval}`, () => {
         const theirs = libbpfRun(obj(), prog, { data });
         expect(theirs.ok, theirs.stderr).to.equal(true);
@@ -244,11 +254,9 @@ describe('libbpf cross-check', function () {
       });
     }
 
-    // A stated difference, not agreement: libbpf resolves these and bpfunit does not yet (issue 10,
-    // items 2 and 4). bpfunit refuses each with a LinkError naming the feature (per_program.spec.ts).
+    // A stated difference, not agreement: libbpf links callbacks and bpfunit does not yet (issue
+    // 10, item 4). bpfunit refuses it with a LinkError naming the feature (per_program.spec.ts).
     const libbpfOnly: [string, number][] = [
-      ['mixed_ksym', 2], // a kernel address has its top bit set: XDP_PASS
-      ['mixed_kfunc', 2], // bpf_cast_to_kern_ctx gives the xdp_buff: XDP_PASS
       ['mixed_loop', 6], // 0 + 1 + 2 + 3
     ];
     for (const [prog, retval] of libbpfOnly) {
@@ -316,6 +324,20 @@ describe('libbpf cross-check', function () {
         expect(fdinfo(ours.program('strong_reader').fd).prog_tag).to.equal(withValue.tag);
       } finally {
         ours.close();
+      }
+    });
+  });
+
+  describe('ext_ksym_missing: strong kernel symbols the kernel lacks', () => {
+    it('libbpf refuses even missing_plain (the whole object); bpfunit loads it and refuses only the users (a stated difference)', () => {
+      const obj = fixture('ext_ksym_missing');
+      const theirs = libbpfRun(obj, 'missing_plain', { data: Buffer.alloc(14) });
+      expect(theirs.ok).to.equal(false);
+      expect(theirs.stderr).to.match(/bpfunit_missing_(kfunc|symbol)/);
+      const coll = Collection.load(ObjectSpec.fromFile(obj), { programs: ['missing_plain'] });
+      coll.close();
+      for (const p of ['missing_symbol', 'missing_kfunc']) {
+        expectThrow(() => Collection.load(ObjectSpec.fromFile(obj), { programs: [p] }), LinkError, /does not exist on this kernel/);
       }
     });
   });

@@ -7,6 +7,7 @@ import type { MapSpec } from '../object/maps';
 import { KCONFIG_MAP, ObjectSpec, ProgramSpec } from '../object/object';
 import { bpfRaw, closeFd, Cmd, scratch, syscallError } from '../sys/bpf';
 import { kernelFacts } from './kernel-facts';
+import { resolveKernelSymbols } from './ksyms';
 import { BpfMap } from './map';
 import { Program } from './program';
 
@@ -57,6 +58,7 @@ export class Collection {
     if (broken) throw broken.error;
     const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
     let maps = withKconfig(spec, wanted, opts.kconfig);
+    wanted = wanted.map(resolveKernelSymbols);
     if (hook) {
       const prepared = hook.prepare(spec, wanted);
       wanted = prepared.programs;

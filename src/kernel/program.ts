@@ -1,5 +1,5 @@
 // Loading one program (with the verifier log on failure) and running it with BPF_PROG_TEST_RUN.
-import { InputError, NotSupportedError } from '../errors';
+import { InputError, LinkError, NotSupportedError } from '../errors';
 import { encode, Instruction } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 import { ProgType, progTypeName } from '../object/sections';
@@ -57,6 +57,8 @@ export class Program extends FdHandle {
 
   static load(spec: ProgramSpec, opts: LoadOptions): Program {
     if (spec.error) throw spec.error;
+    const ksym = spec.instructions.find((i) => i.ksym)?.ksym;
+    if (ksym) throw new LinkError(`program ${spec.name} uses the __ksym '${ksym.name}': load it with Collection.load, which resolves kernel symbols`);
     if (!spec.kind) {
       throw new InputError(`program ${spec.name}: section '${spec.section}' names no known program type, so it cannot be loaded`);
     }

@@ -62,6 +62,16 @@ export interface Instruction {
   line?: LineInfo;
   /** BTF FUNC type id: set on the first instruction of every function. */
   funcTypeId?: number;
+  /** A `__ksym` extern this instruction loads (ld_imm64) or calls (kfunc), resolved against the
+   * running kernel when the program loads. */
+  ksym?: KernelSymbolRef;
+}
+
+/** untyped: an address from /proc/kallsyms; typed: a VAR's BTF id; kfunc: a FUNC's BTF id. */
+export interface KernelSymbolRef {
+  name: string;
+  kind: 'untyped' | 'typed' | 'kfunc';
+  weak: boolean;
 }
 
 export function insnClass(i: Instruction): number {

@@ -2,12 +2,12 @@
 // syscalls. Programs carry their own copies of every subprogram they call.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { Btf } from '../btf/btf';
+import { Btf, BtfKind } from '../btf/btf';
 import { BtfExt, parseBtfExt } from '../btf/ext';
 import { ElfFile, ElfSection, ElfSymbol, parseElf, SHF_EXECINSTR, SHT_PROGBITS, STB_LOCAL, STT_FUNC, SHN_UNDEF } from '../elf/elf';
 import { ElfError, InputError, LinkError } from '../errors';
 import {
-  cloneAll, decode, Instruction, isPseudoCall, LD_IMM64, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, slots,
+  cloneAll, decode, Instruction, isPseudoCall, KernelSymbolRef, LD_IMM64, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, slots,
 } from './insn';
 import { btfWithExterns, describeExtern } from './externs';
 import { KconfigExtern, kconfigExterns } from './kconfig';
@@ -132,6 +132,30 @@ function kconfigMap(externs: KconfigExtern[]): MapSpec[] {
     data: { section: KCONFIG_MAP, contents: Buffer.alloc(size), freeze: true },
   }];
 }
+
+/** A `__ksym` extern used the way libbpf resolves it (ld_imm64 of a variable, call of a
+ * function); undefined for anything else, which stays an unsupported extern. */
+function ksymOf(btf: Btf | undefined, sym: ElfSymbol, insn: Instruction, relocType: number): KernelSymbolRef | undefined {
+  const sec = btf?.find(BtfKind.Datasec, '.ksyms');
+  const t = sec?.vars?.map((v) => btf!.type(v.type)).find((x) => x.name === sym.name);
+  if (!t) return undefined;
+  const weak = sym.bind === STB_WEAK;
+  if (t.kind === BtfKind.Func && isPseudoCall(insn) && relocType === R_BPF_64_32) {
+    insn.src = PSEUDO_KFUNC_CALL;
+    insn.imm = 0;
+    return { name: sym.name, kind: 'kfunc', weak };
+  }
+  if (t.kind === BtfKind.Var && insn.opcode === LD_IMM64 && relocType === R_BPF_64_64) {
+    const typed = btf!.resolve(t.type!).kind !== BtfKind.Unknown; // `const void` externs are untyped
+    insn.src = typed ? PSEUDO_BTF_ID : 0;
+    return { name: sym.name, kind: typed ? 'typed' : 'untyped', weak };
+  }
+  return undefined;
+}
+
+const STB_WEAK = 2;
+const PSEUDO_BTF_ID = 3;
+const PSEUDO_KFUNC_CALL = 2;
 
 function licenseOf(elf: ElfFile): string {
   const sec = elf.sectionByName('license');
@@ -258,6 +282,12 @@ function resolveFunction(
         // libbpf points the load at the extern's slot in .kconfig; clang leaves the addend 0.
         insn.src = PSEUDO_MAP_VALUE;
         insn.reference = { kind: 'mapValue', map: KCONFIG_MAP, offset: kc.offset, extern: kc.name };
+        handled.add(insn);
+        continue;
+      }
+      const ks = sym.section === SHN_UNDEF ? ksymOf(btf, sym, insn, r.type) : undefined;
+      if (ks) {
+        insn.ksym = ks;
         handled.add(insn);
         continue;
       }
