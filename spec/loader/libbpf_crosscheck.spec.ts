@@ -107,6 +107,16 @@ const CASES: Case[] = [
   },
   { fixture: 'ext_ksym_missing', loads: false, runs: [] }, // strong ksym and kfunc the kernel lacks
   { fixture: 'ext_ksym_typed', loads: false, runs: [] }, // no CONFIG_KALLSYMS_ALL: the kernel cannot place it
+  {
+    fixture: 'ext_callbacks',
+    loads: true,
+    runs: [
+      { prog: 'cb_loop', data: zeros(14), retval: 30, dataOut: zeros(14) }, // 0 + 1 + 4 + 9 + 16
+      { prog: 'cb_each_elem', data: zeros(14), retval: 0, dataOut: zeros(14) }, // the array is all 0
+      // (14 * 3 + 1) + (14 + 100); the tag shows the subprograms appended depth-first
+      { prog: 'cb_order', data: zeros(14), retval: 157, dataOut: zeros(14) },
+    ],
+  },
   { fixture: 'btf_shapes', loads: undefined, runs: [] },
   { fixture: 'bench_trivial', loads: undefined, runs: [] },
 ];
@@ -240,7 +250,7 @@ describe('libbpf cross-check', function () {
     const data = Buffer.alloc(14);
 
     // mixed_plain: XDP_PASS + 10 * 1 run; the extern users XDP_PASS (see ext_mixed.c).
-    for (const [prog, retval] of [['mixed_plain', 12], ['mixed_kconfig', 2], ['mixed_ksym', 2], ['mixed_kfunc', 2]] as const) {
+    for (const [prog, retval] of [['mixed_plain', 12], ['mixed_kconfig', 2], ['mixed_ksym', 2], ['mixed_kfunc', 2], ['mixed_loop', 6]] as const) {
       it(`${prog}: both load it next to the others, with equal tags and retval ${retval}`, () => {
         const theirs = libbpfRun(obj(), prog, { data });
         expect(theirs.ok, theirs.stderr).to.equal(true);
@@ -251,19 +261,6 @@ describe('libbpf cross-check', function () {
         } finally {
           coll.close();
         }
-      });
-    }
-
-    // A stated difference, not agreement: libbpf links callbacks and bpfunit does not yet (issue
-    // 10, item 4). bpfunit refuses it with a LinkError naming the feature (per_program.spec.ts).
-    const libbpfOnly: [string, number][] = [
-      ['mixed_loop', 6], // 0 + 1 + 2 + 3
-    ];
-    for (const [prog, retval] of libbpfOnly) {
-      it(`${prog}: libbpf loads it and returns ${retval}; bpfunit refuses it with LinkError`, () => {
-        const theirs = libbpfRun(obj(), prog, { data });
-        expect([theirs.ok, theirs.retval], theirs.stderr).to.deep.equal([true, retval]);
-        expectThrow(() => Collection.load(ObjectSpec.fromFile(obj()), { programs: [prog] }), LinkError, new RegExp(`${prog} (uses|takes)`));
       });
     }
 

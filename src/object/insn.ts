@@ -95,6 +95,12 @@ export function isConditional(i: Instruction): boolean {
   return isJump(i) && (i.opcode & 0xf0) !== OP_JA;
 }
 
+/** An ld_imm64 of a function's address (BPF_PSEUDO_FUNC): a callback for bpf_loop and friends;
+ * `target` is the function's first instruction, imm the distance to it once encoded. */
+export function isFuncRef(i: Instruction): boolean {
+  return i.opcode === LD_IMM64 && i.src === PSEUDO_FUNC;
+}
+
 export function isPseudoCall(i: Instruction): boolean {
   return i.opcode === (Class.JMP | OP_CALL) && i.src === PSEUDO_CALL;
 }
@@ -172,7 +178,7 @@ export function encode(list: Instruction[], resolve: (ref: Reference) => { imm: 
       const to = at.get(insn.target);
       if (to === undefined) throw new LinkError(`jump at instruction ${slot} targets an instruction not in the program`);
       const rel = to - slot - 1;
-      if (isPseudoCall(insn) || (insnClass(insn) === Class.JMP32 && (insn.opcode & 0xf0) === OP_JA)) imm = rel;
+      if (isPseudoCall(insn) || isFuncRef(insn) || (insnClass(insn) === Class.JMP32 && (insn.opcode & 0xf0) === OP_JA)) imm = rel;
       else if (rel < -32768 || rel > 32767) throw new LinkError(`jump at instruction ${slot} is out of range (${rel})`);
       else off = rel;
     }

@@ -292,7 +292,9 @@ function resolveFunction(
         continue;
       }
       if (sym.section === SHN_UNDEF) {
-        throw new LinkError(`${sec.name}: ${fn.name} uses ${describeExtern(btf, sym.name)}, and bpfunit does not resolve externs yet`);
+        const what = describeExtern(btf, sym.name);
+        const why = what.startsWith('the extern symbol') ? 'only __kconfig and __ksym externs are resolved' : `not in an instruction and relocation (type ${r.type}) that refer to it`;
+        throw new LinkError(`${sec.name}: ${fn.name} uses ${what}: ${why}`);
       }
       const target = elf.sections[sym.section];
       if (!target) throw new ElfError(`${sec.name}: relocation names symbol ${sym.name} in missing section ${sym.section}`);
@@ -308,8 +310,13 @@ function resolveFunction(
           insn.src = PSEUDO_MAP_VALUE;
           insn.reference = { kind: 'mapValue', map: target.name, offset: sym.value + insn.imm };
         } else if ((target.flags & SHF_EXECINSTR) !== 0n) {
-          const cb = functions.get(functionKey(sym.section, (sym.value + insn.imm) / 8))?.name ?? sym.name;
-          throw new LinkError(`${sec.name}: ${fn.name} takes the address of function ${cb} (a callback, as for bpf_loop): callbacks are not supported yet`);
+          // A callback: a global function's symbol carries its offset, a static one's the
+          // section symbol with the offset in imm (bytes).
+          const at = sym.value + insn.imm;
+          if (at % 8 !== 0) throw new LinkError(`${sec.name}: ${fn.name} takes the address ${sym.name}+${at}, which is not an instruction`);
+          insn.src = PSEUDO_FUNC;
+          insn.imm = 0;
+          insn.target = callee(fn, insn, functions, sym, at / 8);
         } else {
           throw new LinkError(`${sec.name}: ${fn.name} refers to ${sym.name} in section ${target.name}, which is neither a map nor data`);
         }
@@ -327,7 +334,7 @@ function resolveFunction(
         insn.target = callee(fn, insn, functions, fake, slot + insn.imm + 1);
       }
       if (insn.opcode === LD_IMM64 && insn.src === PSEUDO_FUNC && !handled.has(insn)) {
-        throw new LinkError(`${sec.name}: ${fn.name} takes the address of a function (a callback, as for bpf_loop): callbacks are not supported yet`);
+        throw new LinkError(`${sec.name}: ${fn.name} takes the address of a function without a relocation naming it`);
       }
     }
   }
@@ -342,25 +349,30 @@ function callee(caller: FunctionCode, call: Instruction, functions: Map<string, 
   return fn.instructions[0];
 }
 
-/** The entry function followed by every function it reaches, cloned for this program; or the
- * error of the first of them that cannot be loaded. */
+/** The entry function followed by every function it reaches (called or passed as a callback),
+ * cloned for this program; or the error of the first of them that cannot be loaded. Functions
+ * are appended depth-first in instruction order, as libbpf does: the program tag depends on it. */
 function link(entry: FunctionCode): { instructions: Instruction[]; error?: LinkError } {
   const order: FunctionCode[] = [entry];
   const seen = new Set(order);
-  for (let k = 0; k < order.length; k++) {
-    const fn = order[k];
-    if (fn.error) {
-      const error = fn === entry ? fn.error : new LinkError(`${entry.name} calls ${fn.name}, which cannot be loaded: ${fn.error.message}`);
+  const stack = [{ fn: entry, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.fn.error) {
+      const error = top.fn === entry ? top.fn.error : new LinkError(`${entry.name} calls ${top.fn.name}, which cannot be loaded: ${top.fn.error.message}`);
       return { instructions: [], error };
     }
-    // In call order, as libbpf appends them: the program tag depends on it.
-    for (const i of fn.instructions) {
-      const c = fn.calls.get(i);
-      if (c && !seen.has(c)) {
-        seen.add(c);
-        order.push(c);
-      }
+    if (top.next >= top.fn.instructions.length) {
+      stack.pop();
+      continue;
+    }
+    const c = top.fn.calls.get(top.fn.instructions[top.next++]);
+    if (c && !seen.has(c)) {
+      seen.add(c);
+      order.push(c);
+      stack.push({ fn: c, next: 0 });
     }
   }
   return { instructions: cloneAll(order.flatMap((f) => f.instructions)) };
 }
+
