@@ -146,6 +146,8 @@ export interface BpftoolMap {
   bytes_value: number;
   max_entries: number;
   frozen: number;
+  /** Present when the map was created with BTF key/value types. */
+  btf_id?: number;
 }
 
 export function bpftoolJson<T>(args: string[]): T {

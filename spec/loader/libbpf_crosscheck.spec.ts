@@ -11,7 +11,7 @@ import {
 
 /** UAPI enum bpf_map_type values (linux/bpf.h) -> bpftool's spelling. */
 const BPFTOOL_MAP_TYPE: Record<number, string> = {
-  1: 'hash', 2: 'array', 3: 'prog_array', 6: 'percpu_array', 9: 'lru_hash', 24: 'sk_storage', 27: 'ringbuf',
+  1: 'hash', 2: 'array', 3: 'prog_array', 4: 'perf_event_array', 6: 'percpu_array', 9: 'lru_hash', 24: 'sk_storage', 27: 'ringbuf',
 };
 /** libbpf creates data-section maps mmap-able (for skeletons); bpfunit reads them by syscall. */
 const BPF_F_MMAPABLE = 0x400;
@@ -98,6 +98,15 @@ const CASES: Case[] = [
   },
   { fixture: 'ext_kconfig_strong', loads: false, runs: [] }, // CONFIG_BPFUNIT_MISSING has no value
   {
+    fixture: 'ext_maps',
+    loads: true,
+    runs: [
+      { prog: 'maps_locked', data: zeros(14), retval: 1, dataOut: zeros(14) }, // first run: 1 hit
+      { prog: 'maps_flow', data: zeros(14), retval: 1, dataOut: zeros(14) }, // a new flow
+      { prog: 'maps_event', data: zeros(14), retval: 2 ** 32 - 2, dataOut: zeros(14) }, // -ENOENT: no listener
+    ],
+  },
+  {
     fixture: 'ext_ksym',
     loads: true,
     runs: [
@@ -158,7 +167,7 @@ describe('libbpf cross-check', function () {
 
       if (c.loads === false) return;
 
-      it('parses the map definitions libbpf created (type, key/value size, max entries, flags)', function () {
+      it('creates the maps libbpf created (type, key/value size, max entries, flags, BTF types)', function () {
         if (!libbpf.ok) this.skip(); // a fixture other specs own, refused by both
         const theirs = libbpf.maps.map((pin) => bpftoolJson<BpftoolMap>(['map', 'show', 'pinned', `${dir}/maps/${pin}`]));
         expect(spec.maps.map((m) => m.name)).to.have.length(theirs.length);
@@ -168,13 +177,17 @@ describe('libbpf cross-check', function () {
           // cut to 15 characters.
           const t = theirs.filter((x) => (isData ? x.name === m.name.slice(0, 15) || x.name.endsWith(m.name) : x.name === m.name));
           expect(t, `libbpf map for ${m.name} (libbpf has ${theirs.map((x) => x.name).join(', ')})`).to.have.length(1);
-          expect({ type: BPFTOOL_MAP_TYPE[m.type], key: m.keySize, value: m.valueSize, max: m.maxEntries, flags: m.flags }, m.name).to.deep.equal({
+          // What the kernel has: max_entries can be sized at creation (perf event arrays).
+          const created = bpftoolJson<BpftoolMap>(['map', 'show', 'id', fdinfo(coll!.map(m.name).fd).map_id]);
+          expect({ type: BPFTOOL_MAP_TYPE[m.type], key: m.keySize, value: m.valueSize, max: created.max_entries, flags: m.flags }, m.name).to.deep.equal({
             type: t[0].type,
             key: t[0].bytes_key,
             value: t[0].bytes_value,
             max: t[0].max_entries,
             flags: isData ? t[0].flags & ~BPF_F_MMAPABLE : t[0].flags,
           });
+          // libbpf gives data maps their DATASEC as value type; bpfunit does not (nothing needs it).
+          if (!isData) expect(created.btf_id !== undefined, `${m.name} created with BTF types`).to.equal(t[0].btf_id !== undefined);
           if (isData) expect(m.data!.freeze, `${m.name} frozen`).to.equal(t[0].frozen === 1);
         }
       });

@@ -69,7 +69,7 @@ export class Collection {
     try {
       c.btfFd = loadBtf(spec);
       for (const m of maps) {
-        const map = BpfMap.create(m, { btfFd: m.needsBtf ? c.btfFd : undefined });
+        const map = BpfMap.create(m, { btfFd: c.btfFd });
         c.maps.set(m.name, map);
         if (m.data) {
           map.update(Buffer.alloc(4), m.data.contents);

@@ -16,6 +16,14 @@ export function mapTypeName(type: number): string {
   return `type ${type}`;
 }
 
+/** Types libbpf creates without BTF key/value types even when the definition names them (the
+ * kernel rejects or ignores them there). */
+const NO_BTF_TYPES = new Set<number>([
+  MapType.PERF_EVENT_ARRAY, MapType.STACK_TRACE, MapType.CGROUP_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS,
+  MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH,
+  MapType.QUEUE, MapType.STACK,
+]);
+
 /** Storage maps the kernel creates only with BTF key/value types. */
 const NEEDS_BTF = new Set<number>([MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE]);
 
@@ -30,7 +38,9 @@ export interface MapSpec {
   valueSize: number;
   maxEntries: number;
   flags: number;
-  /** BTF type ids of key and value, when the definition named types. */
+  /** BTF type ids of key and value, when the definition named types (the map is created with
+   * them, as libbpf does, except for the types libbpf creates without). A PERF_EVENT_ARRAY with
+   * maxEntries 0 gets one entry per possible CPU when created. */
   btfKey?: number;
   btfValue?: number;
   /** The kernel refuses this map without BTF key/value types. */
@@ -127,6 +137,10 @@ function mapFromStruct(btf: Btf, name: string, def: BtfType): MapSpec {
     spec.valueSize ||= 4;
   }
   if (spec.type === 0) throw new LinkError(`map ${name}: its definition has no type`);
+  if (NO_BTF_TYPES.has(spec.type)) {
+    delete spec.btfKey;
+    delete spec.btfValue;
+  }
   spec.needsBtf = NEEDS_BTF.has(spec.type);
   if (spec.needsBtf && (spec.btfKey === undefined || spec.btfValue === undefined)) {
     throw new LinkError(`map ${name}: ${mapTypeName(spec.type)} maps need __type(key) and __type(value)`);
