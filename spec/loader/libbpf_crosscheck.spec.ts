@@ -3,7 +3,7 @@
 // instructions (equal program tags) and give the same test-run results, which must also be
 // the ones the C source implies.
 import { expect } from 'chai';
-import { Collection, InputError, LinkError, ObjectSpec, RunResult } from '../../src';
+import { Collection, InputError, LinkError, ObjectSpec, RunResult, SyscallError } from '../../src';
 import {
   BpftoolLoad, bpftoolJson, bpftoolLoadall, BpftoolMap, BpftoolProg, bpftoolRun, ensureBpffs, expectThrow, fdinfo, fixture, hex,
   libbpfRun, pinDir, removePins,
@@ -115,6 +115,8 @@ const CASES: Case[] = [
     ],
   },
   { fixture: 'ext_ksym_missing', loads: false, runs: [] }, // strong ksym and kfunc the kernel lacks
+  // libbpf 1.1 does not know tcx/ and netkit/; this kernel refuses fentry/fexit/fmod_ret/lsm (EPERM)
+  { fixture: 'ext_sections', loads: false, runs: [] },
   { fixture: 'ext_ksym_typed', loads: false, runs: [] }, // no CONFIG_KALLSYMS_ALL: the kernel cannot place it
   {
     fixture: 'ext_callbacks',
@@ -349,6 +351,44 @@ describe('libbpf cross-check', function () {
       for (const p of ['missing_symbol', 'missing_kfunc']) {
         expectThrow(() => Collection.load(ObjectSpec.fromFile(obj), { programs: [p] }), LinkError, /does not exist on this kernel/);
       }
+    });
+  });
+
+  describe('ext_sections: each program loaded alone', () => {
+    const obj = () => fixture('ext_sections');
+    const ourTag = (prog: string) => {
+      const coll = Collection.load(ObjectSpec.fromFile(obj()), { programs: [prog] });
+      try {
+        return fdinfo(coll.program(prog).fd).prog_tag;
+      } finally {
+        coll.close();
+      }
+    };
+
+    for (const prog of ['sec_tp_btf', 'sec_iter', 'sec_tc']) {
+      it(`${prog}: both load it (attach BTF id resolved), with equal tags`, () => {
+        const theirs = libbpfRun(obj(), prog, { norun: true });
+        expect(theirs.ok, theirs.stderr).to.equal(true);
+        expect(ourTag(prog)).to.equal(theirs.tag);
+      });
+    }
+
+    for (const prog of ['sec_fentry', 'sec_fexit', 'sec_fmod_ret', 'sec_lsm']) {
+      it(`${prog}: both are refused by this kernel (EPERM)`, () => {
+        const theirs = libbpfRun(obj(), prog, { norun: true });
+        expect(theirs.stderr).to.match(/Operation not permitted/);
+        expectThrow(() => ourTag(prog), SyscallError, /EPERM/);
+      });
+    }
+
+    it('tcx/ingress and netkit/primary: libbpf 1.1 does not know the sections (a stated difference); their code is the tc program libbpf loads (equal tags)', () => {
+      for (const prog of ['sec_tcx', 'sec_netkit']) {
+        const theirs = libbpfRun(obj(), prog, { norun: true });
+        expect(theirs.ok, prog).to.equal(false);
+        expect(theirs.stderr).to.match(/Invalid argument/);
+      }
+      const tc = libbpfRun(obj(), 'sec_tc', { norun: true });
+      expect([ourTag('sec_tcx'), ourTag('sec_netkit')]).to.deep.equal([tc.tag, tc.tag]);
     });
   });
 

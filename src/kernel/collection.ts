@@ -7,7 +7,7 @@ import type { MapSpec } from '../object/maps';
 import { KCONFIG_MAP, ObjectSpec, ProgramSpec } from '../object/object';
 import { bpfRaw, closeFd, Cmd, scratch, syscallError } from '../sys/bpf';
 import { kernelFacts } from './kernel-facts';
-import { resolveKernelSymbols } from './ksyms';
+import { resolveAttachTarget, resolveKernelSymbols } from './ksyms';
 import { BpfMap } from './map';
 import { Program } from './program';
 
@@ -58,7 +58,7 @@ export class Collection {
     if (broken) throw broken.error;
     const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
     let maps = withKconfig(spec, wanted, opts.kconfig);
-    wanted = wanted.map(resolveKernelSymbols);
+    wanted = wanted.map((p) => resolveAttachTarget(resolveKernelSymbols(p)));
     if (hook) {
       const prepared = hook.prepare(spec, wanted);
       wanted = prepared.programs;

@@ -1,4 +1,5 @@
-// `__ksym` externs resolved against the running kernel as libbpf resolves them: untyped
+// `__ksym` externs and the attach targets of tracing sections, resolved against the running
+// kernel as libbpf resolves them: untyped
 // variables to their address in /proc/kallsyms, typed variables and kfuncs to their BTF ids in
 // /sys/kernel/btf/vmlinux (module BTF is not searched). A weak symbol the kernel lacks becomes
 // 0 (a kfunc call with id 0, which the verifier accepts only in code it can prove dead); a
@@ -10,7 +11,8 @@ import { cloneAll, Instruction, KernelSymbolRef } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 
 let kallsyms: Map<string, bigint> | undefined;
-let vmlinux: { vars: Map<string, number>; funcs: Map<string, number> } | undefined;
+type VmlinuxIds = { vars: Map<string, number>; funcs: Map<string, number>; typedefs: Map<string, number> };
+let vmlinux: VmlinuxIds | undefined;
 
 function kernelAddresses(): Map<string, bigint> {
   if (!kallsyms) {
@@ -23,7 +25,7 @@ function kernelAddresses(): Map<string, bigint> {
   return kallsyms;
 }
 
-function vmlinuxIds(): { vars: Map<string, number>; funcs: Map<string, number> } {
+function vmlinuxIds(): VmlinuxIds {
   if (!vmlinux) {
     let bytes: Buffer;
     try {
@@ -32,10 +34,11 @@ function vmlinuxIds(): { vars: Map<string, number>; funcs: Map<string, number> }
       throw new LinkError(`typed __ksym externs and kfuncs need the kernel's BTF: ${(e as Error).message}`);
     }
     const btf = Btf.parse(bytes);
-    vmlinux = { vars: new Map(), funcs: new Map() };
+    vmlinux = { vars: new Map(), funcs: new Map(), typedefs: new Map() };
+    const index = { [BtfKind.Var]: vmlinux.vars, [BtfKind.Func]: vmlinux.funcs, [BtfKind.Typedef]: vmlinux.typedefs } as Partial<Record<BtfKind, Map<string, number>>>;
     for (const t of btf.types) {
-      if (t.kind === BtfKind.Var && !vmlinux.vars.has(t.name)) vmlinux.vars.set(t.name, t.id);
-      if (t.kind === BtfKind.Func && !vmlinux.funcs.has(t.name)) vmlinux.funcs.set(t.name, t.id);
+      const m = index[t.kind];
+      if (m && !m.has(t.name)) m.set(t.name, t.id);
     }
   }
   return vmlinux;
@@ -88,4 +91,17 @@ function fill(insn: Instruction, ref: KernelSymbolRef, found: bigint | number | 
     insn.imm = Number(addr & 0xffffffffn) | 0;
     insn.imm2 = Number(addr >> 32n) | 0;
   }
+}
+
+/** The program with the vmlinux BTF id of what its section attaches to (fentry/, lsm/, iter/,
+ * tp_btf/...), which the kernel needs at load; unchanged for other sections. */
+export function resolveAttachTarget(p: ProgramSpec): ProgramSpec {
+  const to = p.kind?.attachTo;
+  if (!to) return p;
+  const ids = vmlinuxIds();
+  const id = (to.kind === 'func' ? ids.funcs : ids.typedefs).get(to.name);
+  if (id === undefined) {
+    throw new LinkError(`program ${p.name}: section '${p.section}' attaches to ${to.kind === 'func' ? 'function' : 'typedef'} '${to.name}', which vmlinux BTF does not have (module BTF is not searched)`);
+  }
+  return { ...p, attachBtfId: id };
 }

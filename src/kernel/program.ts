@@ -1,5 +1,5 @@
 // Loading one program (with the verifier log on failure) and running it with BPF_PROG_TEST_RUN.
-import { InputError, LinkError, NotSupportedError } from '../errors';
+import { InputError, LinkError, NotSupportedError, SyscallError } from '../errors';
 import { encode, Instruction } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 import { ProgType, progTypeName } from '../object/sections';
@@ -59,6 +59,9 @@ export class Program extends FdHandle {
     if (spec.error) throw spec.error;
     const ksym = spec.instructions.find((i) => i.ksym)?.ksym;
     if (ksym) throw new LinkError(`program ${spec.name} uses the __ksym '${ksym.name}': load it with Collection.load, which resolves kernel symbols`);
+    if (spec.kind?.attachTo && spec.attachBtfId === undefined) {
+      throw new LinkError(`program ${spec.name} attaches to '${spec.kind.attachTo.name}': load it with Collection.load, which resolves its BTF id`);
+    }
     if (!spec.kind) {
       throw new InputError(`program ${spec.name}: section '${spec.section}' names no known program type, so it cannot be loaded`);
     }
@@ -86,6 +89,7 @@ export class Program extends FdHandle {
       buf.writeUInt32LE(spec.kind!.flags, 44);
       buf.write(spec.name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15), 48, 'latin1');
       buf.writeUInt32LE(spec.kind!.attachType, 68);
+      if (spec.attachBtfId !== undefined) buf.writeUInt32LE(spec.attachBtfId, 108);
       if (withBtf) {
         buf.writeUInt32LE(opts.btfFd!, 72);
         const fi = Buffer.alloc(funcBytes);
@@ -126,7 +130,7 @@ export class Program extends FdHandle {
     let res = attempt(0);
     if (res.r.value >= 0) return new Program(spec, res.r.value, m.insns.length / 8);
     // EACCES is the verifier's answer to root; to anyone else it means missing privileges.
-    if (res.r.errno === 1 || (res.r.errno === 13 && !isRoot())) throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name}`);
+    if ((res.r.errno === 1 || res.r.errno === 13) && !isRoot()) throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name}`);
     let size = LOG_START;
     for (;;) {
       res = attempt(size);
@@ -137,7 +141,12 @@ export class Program extends FdHandle {
       }
       break;
     }
-    if (res.log.trim() === '') throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name} (the kernel wrote no verifier log)`);
+    if (res.log.trim() === '') {
+      // EPERM to root is the kernel refusing this kind of program (e.g. no BPF trampolines for
+      // fentry/lsm), not missing privileges.
+      if (res.r.errno === 1) throw new SyscallError('BPF_PROG_LOAD', 1, `program ${spec.name} (${spec.kind.type}, section ${spec.section}): the kernel refuses this program type or attach point even to root`);
+      throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name} (the kernel wrote no verifier log)`);
+    }
     throw verifierError(spec.name, res.r.errno, res.log, lineTable(spec.instructions));
   }
 

@@ -20,6 +20,9 @@ export interface ProgramSpec {
   /** Program type and attach type from the section name; undefined when no convention matches. */
   kind: SectionKind | undefined;
   license: string;
+  /** BTF id in vmlinux of the function the program attaches to (fentry/, lsm/...), filled by
+   * Collection.load from `kind.attachTo`. */
+  attachBtfId?: number;
   /** The entry function followed by every subprogram it reaches; empty when `error` is set. */
   instructions: Instruction[];
   /** Why this program cannot be loaded (an unsupported extern, relocation or function in the
