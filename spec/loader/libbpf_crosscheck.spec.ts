@@ -11,7 +11,7 @@ import {
 
 /** UAPI enum bpf_map_type values (linux/bpf.h) -> bpftool's spelling. */
 const BPFTOOL_MAP_TYPE: Record<number, string> = {
-  1: 'hash', 2: 'array', 3: 'prog_array', 4: 'perf_event_array', 6: 'percpu_array', 9: 'lru_hash', 24: 'sk_storage', 27: 'ringbuf',
+  1: 'hash', 2: 'array', 3: 'prog_array', 4: 'perf_event_array', 6: 'percpu_array', 12: 'array_of_maps', 13: 'hash_of_maps', 9: 'lru_hash', 24: 'sk_storage', 27: 'ringbuf',
 };
 /** libbpf creates data-section maps mmap-able (for skeletons); bpfunit reads them by syscall. */
 const BPF_F_MMAPABLE = 0x400;
@@ -97,6 +97,14 @@ const CASES: Case[] = [
     runs: [{ prog: 'kconfig_branch', data: zeros(14), retval: 2, dataOut: zeros(14) }], // CONFIG_BPF_SYSCALL=y
   },
   { fixture: 'ext_kconfig_strong', loads: false, runs: [] }, // CONFIG_BPFUNIT_MISSING has no value
+  {
+    fixture: 'ext_map_in_map',
+    loads: true,
+    runs: [
+      { prog: 'mim_count', data: zeros(14), retval: 1001, dataOut: zeros(14) }, // slot 2 = inner_b, first run
+      { prog: 'mim_hash', data: zeros(14), retval: 3, dataOut: zeros(14) }, // nothing under key 7
+    ],
+  },
   {
     fixture: 'ext_maps',
     loads: true,

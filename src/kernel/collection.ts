@@ -69,13 +69,14 @@ export class Collection {
     try {
       c.btfFd = loadBtf(spec);
       for (const m of maps) {
-        const map = BpfMap.create(m, { btfFd: c.btfFd });
+        const map = createMap(m, c.btfFd);
         c.maps.set(m.name, map);
         if (m.data) {
           map.update(Buffer.alloc(4), m.data.contents);
           if (m.data.freeze) map.freeze();
         }
       }
+      c.fillMapSlots();
       for (const p of wanted) {
         c.programs.set(p.name, Program.load(p, { btfFd: c.btfFd, mapFd: (n) => c.map(n).fd }));
       }
@@ -86,6 +87,19 @@ export class Collection {
       throw e;
     }
     return c;
+  }
+
+  /** Map-of-maps slots initialised in C get the fds of the maps they name. */
+  private fillMapSlots(): void {
+    for (const m of this.spec.maps) {
+      for (const slot of m.mapSlots ?? []) {
+        const key = Buffer.alloc(4);
+        key.writeUInt32LE(slot.index);
+        const fd = Buffer.alloc(4);
+        fd.writeUInt32LE(this.map(slot.map).fd);
+        this.map(m.name).update(key, fd);
+      }
+    }
   }
 
   /** Prog array slots initialised in C get the fds of the programs they name, when loaded. */
@@ -159,6 +173,17 @@ export class Collection {
       if (this.btfFd !== undefined) closeFd(this.btfFd);
       this.btfFd = undefined;
     }
+  }
+}
+
+/** A map of maps needs a template of its inner maps while it is created, and only then. */
+function createMap(m: MapSpec, btfFd: number | undefined): BpfMap {
+  if (!m.inner) return BpfMap.create(m, { btfFd });
+  const template = BpfMap.create(m.inner, { btfFd });
+  try {
+    return BpfMap.create(m, { btfFd, innerMapFd: template.fd });
+  } finally {
+    template.close();
   }
 }
 

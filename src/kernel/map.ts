@@ -28,6 +28,8 @@ function cpuCount(): number {
 
 export interface MapCreateOptions {
   btfFd?: number;
+  /** A map of maps: an fd of a map shaped like the ones it will hold. */
+  innerMapFd?: number;
 }
 
 const MAP_NAME_LEN = 15;
@@ -63,6 +65,7 @@ export class BpfMap extends FdHandle {
       // libbpf sizes a perf event array left at 0 entries to the possible CPUs.
       buf.writeUInt32LE(spec.type === MapType.PERF_EVENT_ARRAY && spec.maxEntries === 0 ? cpuCount() : spec.maxEntries, 12);
       buf.writeUInt32LE(spec.flags, 16);
+      if (opts.innerMapFd !== undefined) buf.writeUInt32LE(opts.innerMapFd, 20);
       buf.write(kernelName(spec.name), 28, 'latin1');
       if (btf) {
         buf.writeUInt32LE(opts.btfFd!, 48);
