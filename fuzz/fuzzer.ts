@@ -644,6 +644,9 @@ export function exercise(spec: ObjectSpec): void {
     for (const s of m.programSlots ?? []) u32(s.index, `map ${m.name} program slot index`);
     maps.add(m.name);
   }
+  // A program that cannot load throws its typed error when asked for, as Collection.load does;
+  // the others are still checked first.
+  const refused = spec.programs.find((p) => p.error)?.error;
   for (const p of spec.programs) {
     // Every reference must name a map of this object: Collection.load would fail late, with an
     // InputError from c.map(n) that points at no defect in the object.
@@ -660,6 +663,7 @@ export function exercise(spec: ObjectSpec): void {
     }
   }
   spec.btfForKernel();
+  if (refused) throw refused;
 }
 
 export type Outcome =

@@ -146,6 +146,8 @@ export interface BpftoolMap {
   bytes_value: number;
   max_entries: number;
   frozen: number;
+  /** Present when the map was created with BTF key/value types. */
+  btf_id?: number;
 }
 
 export function bpftoolJson<T>(args: string[]): T {
@@ -192,27 +194,33 @@ export interface LibbpfResult {
   /** Instructions libbpf loaded (bpf_program__insn_cnt after load). */
   insns?: number;
   tag?: string;
+  /** Every map of the object as libbpf created it. */
+  maps?: { name: string; type: number; key: number; value: number; max: number; flags: number }[];
   retval?: number;
   data?: Buffer;
   ctx?: Buffer;
 }
 
 /** Loads only `prog` of `obj` with libbpf (autoload off for the others) and test-runs it. */
-export function libbpfRun(obj: string, prog: string, opts: { data?: Buffer; ctx?: Buffer; syscall?: boolean; norun?: boolean; btf?: string } = {}): LibbpfResult {
+export function libbpfRun(
+  obj: string, prog: string, opts: { data?: Buffer; ctx?: Buffer; kconfig?: string; syscall?: boolean; norun?: boolean; btf?: string } = {},
+): LibbpfResult {
   const args = [obj, prog];
   if (opts.data) args.push('data', opts.data.toString('hex'));
   if (opts.ctx) args.push('ctx', opts.ctx.toString('hex'));
+  if (opts.kconfig) args.push('kconfig', opts.kconfig);
   if (opts.syscall) args.push('syscall');
   if (opts.norun) args.push('norun');
   if (opts.btf) args.push('btf', opts.btf);
   const r = spawnSync(libbpfRunner(), args, { encoding: 'utf8' });
   if (r.status !== 0) return { ok: false, stderr: r.stderr };
-  const j = JSON.parse(r.stdout) as { insns: number; tag: string; retval?: number; data?: string; ctx?: string };
+  const j = JSON.parse(r.stdout) as { insns: number; tag: string; maps: LibbpfResult['maps']; retval?: number; data?: string; ctx?: string };
   return {
     ok: true,
     stderr: r.stderr,
     insns: j.insns,
     tag: j.tag,
+    maps: j.maps,
     retval: j.retval,
     data: j.data === undefined ? undefined : Buffer.from(j.data, 'hex'),
     ctx: j.ctx === undefined ? undefined : Buffer.from(j.ctx, 'hex'),

@@ -3,15 +3,15 @@
 // instructions (equal program tags) and give the same test-run results, which must also be
 // the ones the C source implies.
 import { expect } from 'chai';
-import { Collection, ObjectSpec, RunResult } from '../../src';
+import { Collection, InputError, LinkError, ObjectSpec, RunResult, SyscallError } from '../../src';
 import {
-  BpftoolLoad, bpftoolJson, bpftoolLoadall, BpftoolMap, BpftoolProg, bpftoolRun, ensureBpffs, fdinfo, fixture, hex,
+  BpftoolLoad, bpftoolJson, bpftoolLoadall, BpftoolMap, BpftoolProg, bpftoolRun, ensureBpffs, expectThrow, fdinfo, fixture, hex,
   libbpfRun, pinDir, removePins,
 } from './helpers';
 
 /** UAPI enum bpf_map_type values (linux/bpf.h) -> bpftool's spelling. */
 const BPFTOOL_MAP_TYPE: Record<number, string> = {
-  1: 'hash', 2: 'array', 3: 'prog_array', 6: 'percpu_array', 9: 'lru_hash', 24: 'sk_storage', 27: 'ringbuf',
+  1: 'hash', 2: 'array', 3: 'prog_array', 4: 'perf_event_array', 6: 'percpu_array', 12: 'array_of_maps', 13: 'hash_of_maps', 9: 'lru_hash', 24: 'sk_storage', 27: 'ringbuf',
 };
 
 interface RunCase {
@@ -90,6 +90,53 @@ const CASES: Case[] = [
   // CO-RE against the running kernel (runs, and core_local against a second BTF: spec/core).
   { fixture: 'core_kernel', loads: true, runs: [] },
   { fixture: 'core_local', loads: false, runs: [] }, // no core_hdr in vmlinux: poisoned loads are reached
+  { fixture: 'ext_mixed', loads: false, runs: [] }, // mixed_unknown has no program type
+  { fixture: 'verifier_lines', loads: false, runs: [] }, // both programs read the packet unchecked
+  {
+    fixture: 'ext_kconfig',
+    loads: true,
+    runs: [{ prog: 'kconfig_branch', data: zeros(14), retval: 2, dataOut: zeros(14) }], // CONFIG_BPF_SYSCALL=y
+  },
+  { fixture: 'ext_kconfig_strong', loads: false, runs: [] }, // CONFIG_BPFUNIT_MISSING has no value
+  {
+    fixture: 'ext_map_in_map',
+    loads: true,
+    runs: [
+      { prog: 'mim_count', data: zeros(14), retval: 1001, dataOut: zeros(14) }, // slot 2 = inner_b, first run
+      { prog: 'mim_hash', data: zeros(14), retval: 3, dataOut: zeros(14) }, // nothing under key 7
+    ],
+  },
+  {
+    fixture: 'ext_maps',
+    loads: true,
+    runs: [
+      { prog: 'maps_locked', data: zeros(14), retval: 1, dataOut: zeros(14) }, // first run: 1 hit
+      { prog: 'maps_flow', data: zeros(14), retval: 1, dataOut: zeros(14) }, // a new flow
+      { prog: 'maps_event', data: zeros(14), retval: 2 ** 32 - 2, dataOut: zeros(14) }, // -ENOENT: no listener
+    ],
+  },
+  {
+    fixture: 'ext_ksym',
+    loads: true,
+    runs: [
+      { prog: 'ksym_untyped', data: zeros(14), retval: 1, dataOut: zeros(14) }, // kernel address bit 63; weak absent 0
+      { prog: 'ksym_kfunc', data: zeros(14), retval: 2, dataOut: zeros(14) }, // bpf_cast_to_kern_ctx non-NULL
+    ],
+  },
+  { fixture: 'ext_ksym_missing', loads: false, runs: [] }, // strong ksym and kfunc the kernel lacks
+  // libbpf 1.1 does not know tcx/ and netkit/; this kernel refuses fentry/fexit/fmod_ret/lsm (EPERM)
+  { fixture: 'ext_sections', loads: false, runs: [] },
+  { fixture: 'ext_ksym_typed', loads: false, runs: [] }, // no CONFIG_KALLSYMS_ALL: the kernel cannot place it
+  {
+    fixture: 'ext_callbacks',
+    loads: true,
+    runs: [
+      { prog: 'cb_loop', data: zeros(14), retval: 30, dataOut: zeros(14) }, // 0 + 1 + 4 + 9 + 16
+      { prog: 'cb_each_elem', data: zeros(14), retval: 0, dataOut: zeros(14) }, // the array is all 0
+      // (14 * 3 + 1) + (14 + 100); the tag shows the subprograms appended depth-first
+      { prog: 'cb_order', data: zeros(14), retval: 157, dataOut: zeros(14) },
+    ],
+  },
   { fixture: 'btf_shapes', loads: undefined, runs: [] },
   { fixture: 'bench_trivial', loads: undefined, runs: [] },
 ];
@@ -131,7 +178,7 @@ describe('libbpf cross-check', function () {
 
       if (c.loads === false) return;
 
-      it('parses the map definitions libbpf created (type, key/value size, max entries, flags)', function () {
+      it('creates the maps libbpf created (type, key/value size, max entries, flags, BTF types)', function () {
         if (!libbpf.ok) this.skip(); // a fixture other specs own, refused by both
         const theirs = libbpf.maps.map((pin) => bpftoolJson<BpftoolMap>(['map', 'show', 'pinned', `${dir}/maps/${pin}`]));
         expect(spec.maps.map((m) => m.name)).to.have.length(theirs.length);
@@ -141,13 +188,17 @@ describe('libbpf cross-check', function () {
           // cut to 15 characters.
           const t = theirs.filter((x) => (isData ? x.name === m.name.slice(0, 15) || x.name.endsWith(m.name) : x.name === m.name));
           expect(t, `libbpf map for ${m.name} (libbpf has ${theirs.map((x) => x.name).join(', ')})`).to.have.length(1);
-          expect({ type: BPFTOOL_MAP_TYPE[m.type], key: m.keySize, value: m.valueSize, max: m.maxEntries, flags: m.flags }, m.name).to.deep.equal({
+          // What the kernel has: max_entries can be sized at creation (perf event arrays).
+          const created = bpftoolJson<BpftoolMap>(['map', 'show', 'id', fdinfo(coll!.map(m.name).fd).map_id]);
+          expect({ type: BPFTOOL_MAP_TYPE[m.type], key: m.keySize, value: m.valueSize, max: created.max_entries, flags: m.flags }, m.name).to.deep.equal({
             type: t[0].type,
             key: t[0].bytes_key,
             value: t[0].bytes_value,
             max: t[0].max_entries,
             flags: t[0].flags,
           });
+          // libbpf gives data maps their DATASEC as value type; bpfunit does not (nothing needs it).
+          if (!isData) expect(created.btf_id !== undefined, `${m.name} created with BTF types`).to.equal(t[0].btf_id !== undefined);
           if (isData) expect(m.data!.freeze, `${m.name} frozen`).to.equal(t[0].frozen === 1);
         }
       });
@@ -215,6 +266,138 @@ describe('libbpf cross-check', function () {
       } finally {
         coll.close();
       }
+    });
+  });
+
+  describe('ext_mixed: each program loaded alone, by libbpf and by bpfunit', () => {
+    const obj = () => fixture('ext_mixed');
+    const data = Buffer.alloc(14);
+
+    // mixed_plain: XDP_PASS + 10 * 1 run; the extern users XDP_PASS (see ext_mixed.c).
+    for (const [prog, retval] of [['mixed_plain', 12], ['mixed_kconfig', 2], ['mixed_ksym', 2], ['mixed_kfunc', 2], ['mixed_loop', 6]] as const) {
+      it(`${prog}: both load it next to the others, with equal tags and retval ${retval}`, () => {
+        const theirs = libbpfRun(obj(), prog, { data });
+        expect(theirs.ok, theirs.stderr).to.equal(true);
+        const coll = Collection.load(ObjectSpec.fromFile(obj()), { programs: [prog] });
+        try {
+          expect(fdinfo(coll.program(prog).fd).prog_tag).to.equal(theirs.tag);
+          expect([coll.program(prog).run({ data }).retval, theirs.retval]).to.deep.equal([retval, retval]);
+        } finally {
+          coll.close();
+        }
+      });
+    }
+
+    it('mixed_unknown: both refuse a program whose section names no program type', () => {
+      const theirs = libbpfRun(obj(), 'mixed_unknown', { data });
+      expect(theirs.ok).to.equal(false);
+      expect(theirs.stderr).to.match(/'mixed_unknown': missing BPF prog type/);
+      expectThrow(() => Collection.load(ObjectSpec.fromFile(obj()), { programs: ['mixed_unknown'] }), InputError, /'mixed\/unknown'/);
+    });
+  });
+
+  describe("ext_kconfig: kconfig externs, with and without libbpf's kconfig option", () => {
+    const obj = () => fixture('ext_kconfig');
+    const both = (prog: string, data: Buffer, kconfig?: Record<string, string | number>) => {
+      const text = kconfig && Object.entries(kconfig).map(([k, v]) => `${k}=${typeof v === 'string' && !/^[ynm]$/.test(v) ? JSON.stringify(v) : v}`).join('\n');
+      const theirs = libbpfRun(obj(), prog, { data, kconfig: text });
+      expect(theirs.ok, theirs.stderr).to.equal(true);
+      const spec = ObjectSpec.fromFile(obj());
+      const coll = Collection.load(spec, { programs: [prog], kconfig });
+      try {
+        const ours = coll.program(prog).run({ data });
+        expect(fdinfo(coll.program(prog).fd).prog_tag, 'tag').to.equal(theirs.tag);
+        expect(ours.data.toString('hex'), 'data_out').to.equal(theirs.data!.toString('hex'));
+        expect(ours.retval, 'retval').to.equal(theirs.retval);
+        return { ours, theirs, spec };
+      } finally {
+        coll.close();
+      }
+    };
+
+    it('kconfig_values: the same .kconfig bytes reach the program (every kind, both weak defaults)', () => {
+      const { ours, theirs, spec } = both('kconfig_values', Buffer.alloc(48));
+      expect(ours.retval).to.equal(2);
+      const kc = spec.map('.kconfig');
+      expect(theirs.maps!.filter((m) => m.name.endsWith('.kconfig')).map((m) => [m.type, m.key, m.value, m.max, m.flags]))
+        .to.deep.equal([[kc.type, kc.keySize, kc.valueSize, kc.maxEntries, kc.flags]]);
+    });
+
+    it('overrides as libbpf applies its kconfig option: bool, integer, char and string', () => {
+      expect(both('kconfig_branch', Buffer.alloc(14), { CONFIG_BPF_SYSCALL: 'n' }).ours.retval).to.equal(1);
+      const { ours } = both('kconfig_values', Buffer.alloc(48), { CONFIG_HZ: 1000, CONFIG_VETH: 'm', CONFIG_DEFAULT_HOSTNAME: 'bpfunit-host' });
+      expect([ours.data.readUInt32LE(8), String.fromCharCode(ours.data[7]), ours.data.subarray(32, 40).toString('latin1')])
+        .to.deep.equal([1000, 'm', 'bpfunit\0']);
+    });
+
+    it('a strong extern without a value: libbpf refuses the whole object, bpfunit only its reader (a stated difference)', () => {
+      const strong = fixture('ext_kconfig_strong');
+      const theirs = libbpfRun(strong, 'strong_plain', { data: Buffer.alloc(14) });
+      expect(theirs.ok).to.equal(false);
+      expect(theirs.stderr).to.match(/CONFIG_BPFUNIT_MISSING/);
+      const coll = Collection.load(ObjectSpec.fromFile(strong), { programs: ['strong_plain'] });
+      coll.close();
+      // Given a value, both load the reader the same way.
+      const withValue = libbpfRun(strong, 'strong_reader', { data: Buffer.alloc(14), kconfig: 'CONFIG_BPFUNIT_MISSING=5' });
+      const ours = Collection.load(ObjectSpec.fromFile(strong), { programs: ['strong_reader'], kconfig: { CONFIG_BPFUNIT_MISSING: 5 } });
+      try {
+        expect([withValue.retval, ours.program('strong_reader').run({ data: Buffer.alloc(14) }).retval]).to.deep.equal([5, 5]);
+        expect(fdinfo(ours.program('strong_reader').fd).prog_tag).to.equal(withValue.tag);
+      } finally {
+        ours.close();
+      }
+    });
+  });
+
+  describe('ext_ksym_missing: strong kernel symbols the kernel lacks', () => {
+    it('libbpf refuses even missing_plain (the whole object); bpfunit loads it and refuses only the users (a stated difference)', () => {
+      const obj = fixture('ext_ksym_missing');
+      const theirs = libbpfRun(obj, 'missing_plain', { data: Buffer.alloc(14) });
+      expect(theirs.ok).to.equal(false);
+      expect(theirs.stderr).to.match(/bpfunit_missing_(kfunc|symbol)/);
+      const coll = Collection.load(ObjectSpec.fromFile(obj), { programs: ['missing_plain'] });
+      coll.close();
+      for (const p of ['missing_symbol', 'missing_kfunc']) {
+        expectThrow(() => Collection.load(ObjectSpec.fromFile(obj), { programs: [p] }), LinkError, /does not exist on this kernel/);
+      }
+    });
+  });
+
+  describe('ext_sections: each program loaded alone', () => {
+    const obj = () => fixture('ext_sections');
+    const ourTag = (prog: string) => {
+      const coll = Collection.load(ObjectSpec.fromFile(obj()), { programs: [prog] });
+      try {
+        return fdinfo(coll.program(prog).fd).prog_tag;
+      } finally {
+        coll.close();
+      }
+    };
+
+    for (const prog of ['sec_tp_btf', 'sec_iter', 'sec_tc']) {
+      it(`${prog}: both load it (attach BTF id resolved), with equal tags`, () => {
+        const theirs = libbpfRun(obj(), prog, { norun: true });
+        expect(theirs.ok, theirs.stderr).to.equal(true);
+        expect(ourTag(prog)).to.equal(theirs.tag);
+      });
+    }
+
+    for (const prog of ['sec_fentry', 'sec_fexit', 'sec_fmod_ret', 'sec_lsm']) {
+      it(`${prog}: both are refused by this kernel (EPERM)`, () => {
+        const theirs = libbpfRun(obj(), prog, { norun: true });
+        expect(theirs.stderr).to.match(/Operation not permitted/);
+        expectThrow(() => ourTag(prog), SyscallError, /EPERM/);
+      });
+    }
+
+    it('tcx/ingress and netkit/primary: libbpf 1.1 does not know the sections (a stated difference); their code is the tc program libbpf loads (equal tags)', () => {
+      for (const prog of ['sec_tcx', 'sec_netkit']) {
+        const theirs = libbpfRun(obj(), prog, { norun: true });
+        expect(theirs.ok, prog).to.equal(false);
+        expect(theirs.stderr).to.match(/Invalid argument/);
+      }
+      const tc = libbpfRun(obj(), 'sec_tc', { norun: true });
+      expect([ourTag('sec_tcx'), ourTag('sec_netkit')]).to.deep.equal([tc.tag, tc.tag]);
     });
   });
 

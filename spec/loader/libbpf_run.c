@@ -3,10 +3,12 @@
 // compared with libbpf's on objects that also hold programs the verifier rejects.
 // Built by spec/loader/helpers.ts with: gcc -O1 -o libbpf_run libbpf_run.c -lbpf
 //
-// usage: libbpf_run OBJ PROG [data HEX] [ctx HEX] [syscall] [norun] [btf PATH]
+// usage: libbpf_run OBJ PROG [data HEX] [ctx HEX] [kconfig TEXT] [syscall] [norun] [btf PATH]
+//   kconfig: libbpf's kconfig open option ("CONFIG_A=y\nCONFIG_B=5"), used before the kernel's
 //   btf: relocate CO-RE against this BTF file (btf_custom_path) instead of the kernel's
 //   syscall: pass ctx_in only, no repeat, and read the context back from ctx_in (SYSCALL type)
-// prints one JSON line: {"insns":N,"tag":"..","retval":R,"data":"HEX","ctx":"HEX"}
+// prints one JSON line: {"insns":N,"tag":"..","maps":[{"name":..,"type":T,"key":K,"value":V,
+//   "max":M,"flags":F}],"retval":R,"data":"HEX","ctx":"HEX"}
 // exit status: 0 ok, 1 open/load failure, 2 run failure or bad usage.
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +38,7 @@ static void puthex(const char *key, const unsigned char *p, __u32 n)
 
 int main(int argc, char **argv)
 {
-	const char *data_hex = NULL, *ctx_hex = NULL, *btf_path = NULL;
+	const char *data_hex = NULL, *ctx_hex = NULL, *btf_path = NULL, *kconfig = NULL;
 	int syscall_type = 0, norun = 0;
 
 	if (argc < 3)
@@ -46,6 +48,8 @@ int main(int argc, char **argv)
 			data_hex = argv[++i];
 		else if (!strcmp(argv[i], "ctx") && i + 1 < argc)
 			ctx_hex = argv[++i];
+		else if (!strcmp(argv[i], "kconfig") && i + 1 < argc)
+			kconfig = argv[++i];
 		else if (!strcmp(argv[i], "syscall"))
 			syscall_type = 1;
 		else if (!strcmp(argv[i], "norun"))
@@ -56,7 +60,7 @@ int main(int argc, char **argv)
 			return 2;
 	}
 
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = btf_path);
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = btf_path, .kconfig = kconfig);
 	struct bpf_object *obj = bpf_object__open_file(argv[1], &open_opts);
 	if (!obj) {
 		fprintf(stderr, "open %s: %s\n", argv[1], strerror(errno));
@@ -87,6 +91,16 @@ int main(int argc, char **argv)
 	}
 	printf("{\"insns\":%zu", bpf_program__insn_cnt(want));
 	puthex("tag", info.tag, sizeof(info.tag));
+	struct bpf_map *map;
+	const char *sep = "";
+	printf(",\"maps\":[");
+	bpf_object__for_each_map(map, obj) {
+		printf("%s{\"name\":\"%s\",\"type\":%d,\"key\":%u,\"value\":%u,\"max\":%u,\"flags\":%u}", sep,
+		       bpf_map__name(map), bpf_map__type(map), bpf_map__key_size(map), bpf_map__value_size(map),
+		       bpf_map__max_entries(map), bpf_map__map_flags(map));
+		sep = ",";
+	}
+	printf("]");
 	if (norun) {
 		printf("}\n");
 		return 0;

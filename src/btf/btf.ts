@@ -304,6 +304,13 @@ export class Btf {
     throw new BtfError(`type id ${id}: size depends on itself`);
   }
 
+  /** Where type `id`'s record starts in the type section (and so in forKernel's output, after
+   * its 24-byte header): for fix-ups of the kernel's copy. */
+  recordOffset(id: number): number {
+    this.type(id);
+    return this.recordOffsets[id];
+  }
+
   find(kind: BtfKind, name: string): BtfType | undefined {
     return this.types.find((t) => t.kind === kind && t.name === name);
   }

@@ -1,7 +1,7 @@
 // Control-flow graphs of a linked program: its functions (the entry function, then every
 // subprogram it calls) and the basic blocks and edges of each. Pure: works on Instruction objects.
 import { InputError } from '../errors';
-import { Class, Instruction, insnClass, isConditional, isJump, isPseudoCall, OP_CALL, OP_EXIT } from '../object/insn';
+import { Class, Instruction, insnClass, isConditional, isFuncRef, isJump, isPseudoCall, OP_CALL, OP_EXIT } from '../object/insn';
 
 /** Helper number of bpf_tail_call: when it succeeds the program ends, so a block ends there. */
 export const HELPER_TAIL_CALL = 12;
@@ -67,7 +67,7 @@ export function buildCfg(insns: Instruction[], where = 'program'): ProgramCfg {
   const starts = new Set<number>([0]);
   insns.forEach((i, k) => {
     if (i.funcTypeId !== undefined) starts.add(k);
-    if (isPseudoCall(i)) starts.add(target(i, k));
+    if (isPseudoCall(i) || isFuncRef(i)) starts.add(target(i, k)); // callees and callbacks
   });
   const sorted = [...starts].sort((a, b) => a - b);
   const functionOf: number[] = new Array(insns.length);

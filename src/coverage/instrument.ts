@@ -23,7 +23,7 @@
 import type { Btf } from '../btf/btf';
 import { BtfError, BpfUnitError } from '../errors';
 import {
-  BPF_ADD, Class, Instruction, isConditional, isJump, isPseudoCall, LD_IMM64, MODE_ATOMIC, MODE_MEM, OP_JA, PSEUDO_MAP_VALUE, SIZE_DW, slots,
+  BPF_ADD, Class, Instruction, isConditional, isFuncRef, isJump, isPseudoCall, LD_IMM64, MODE_ATOMIC, MODE_MEM, OP_JA, PSEUDO_MAP_VALUE, SIZE_DW, slots,
 } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 import { buildCfg, FunctionCfg, isCall, ProgramCfg } from './cfg';
@@ -180,7 +180,7 @@ export function instrumentProgram(spec: ProgramSpec, opts: InstrumentOptions): I
 
   for (let k = 0; k < insns.length; k++) {
     const i = insns[k];
-    if (isPseudoCall(i)) copyOf.get(i)!.target = fnEntry[cfg.functionOf[cfg.indexOf.get(i.target!)!]];
+    if (isPseudoCall(i) || isFuncRef(i)) copyOf.get(i)!.target = fnEntry[cfg.functionOf[cfg.indexOf.get(i.target!)!]];
   }
   for (const fn of cfg.functions) {
     const first = copyOf.get(insns[fn.start])!;

@@ -1,12 +1,15 @@
 // A loaded object: its BTF, every map (data sections filled, .rodata frozen) and the programs
 // asked for. close() releases every fd it opened, also when loading fails half-way.
 import { BtfKind } from '../btf/btf';
-import { InputError } from '../errors';
+import { InputError, LinkError } from '../errors';
+import { kconfigData, KconfigValue } from '../object/kconfig';
 import { MapSpec, MapType } from '../object/maps';
-import type { ObjectSpec, ProgramSpec } from '../object/object';
+import { KCONFIG_MAP, ObjectSpec, ProgramSpec } from '../object/object';
 import { closeFd, Cmd } from '../sys/bpf';
 import { bpfCallCount } from '../sys/ffi';
 import { loadBtfBlob } from './btf';
+import { kernelFacts } from './kernel-facts';
+import { resolveAttachTarget, resolveKernelSymbols } from './ksyms';
 import { BpfMap, DEFAULT_MAX_MAP_BYTES, kernelBytes, programsCanWrite } from './map';
 import { Program } from './program';
 import { bytes, Bytes } from '../validate';
@@ -22,6 +25,9 @@ export interface CollectionOptions {
   /** CO-RE: relocate against this BTF file (raw BTF or ELF with .BTF, e.g. another kernel's)
    * instead of the running kernel's /sys/kernel/btf/vmlinux, like libbpf's btf_custom_path. */
   targetBtf?: string;
+  /** Values for `__kconfig` CONFIG_ externs in place of the kernel's config, e.g. to test the
+   * CONFIG_X=n branch on a kernel built with it: 'y' | 'n' | 'm', a number, or a string. */
+  kconfig?: Record<string, KconfigValue>;
 }
 
 /** Lets a tool (coverage instrumentation) rewrite programs before they load, add maps, and see
@@ -63,9 +69,13 @@ export class Collection {
 
   static load(spec: ObjectSpec, opts: CollectionOptions = {}): Collection {
     const names = opts.programs ?? spec.programs.map((p) => p.name);
-    let wanted = relocateCore(spec, names.map((n) => spec.program(n)), opts.targetBtf); // throws for unknown names before any syscall
+    let wanted = names.map((n) => spec.program(n)); // throws for unknown names before any syscall
+    const broken = wanted.find((p) => p.error);
+    if (broken) throw broken.error;
+    wanted = relocateCore(spec, wanted, opts.targetBtf);
     const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
-    let maps = spec.maps;
+    let maps = withKconfig(spec, wanted, opts.kconfig);
+    wanted = wanted.map((p) => resolveAttachTarget(resolveKernelSymbols(p)));
     if (hook) {
       const prepared = hook.prepare(spec, wanted);
       wanted = prepared.programs;
@@ -79,7 +89,7 @@ export class Collection {
     try {
       c.btfFd = loadBtf(spec);
       for (const m of maps) {
-        const map = BpfMap.create(m, { btfFd: m.needsBtf ? c.btfFd : undefined });
+        const map = createMap(m, c.btfFd);
         c.maps.set(m.name, map);
         if (m.data?.freeze) {
           // Written once and frozen: the kernel refuses writable mappings of it, and reading it
@@ -95,6 +105,7 @@ export class Collection {
         c.usedByPrograms.add(n);
         return c.map(n).fd;
       };
+      c.fillMapSlots();
       for (const p of wanted) {
         try {
           c.programs.set(p.name, Program.load(p, { btfFd: c.btfFd, mapFd }));
@@ -113,22 +124,33 @@ export class Collection {
     return c;
   }
 
+  /** Map-of-maps slots initialised in C get the fds of the maps they name. */
+  private fillMapSlots(): void {
+    for (const m of this.spec.maps) {
+      for (const slot of m.mapSlots ?? []) this.fillSlot(m.name, slot.index, this.map(slot.map).fd);
+    }
+  }
+
   /** Prog array slots initialised in C get the fds of the programs they name, when loaded. */
   private fillProgramSlots(): void {
     for (const m of this.spec.maps) {
       for (const slot of m.programSlots ?? []) {
         const prog = this.programs.get(slot.program);
-        if (!prog) continue; // not asked for: the slot stays empty, as a failed tail call
-        const key = Buffer.alloc(4);
-        key.writeUInt32LE(slot.index);
-        const fd = Buffer.alloc(4);
-        fd.writeUInt32LE(prog.fd);
-        this.map(m.name).update(key, fd);
-        const init = this.initial.get(m.name) ?? [];
-        init.push([key, fd]);
-        this.initial.set(m.name, init);
+        if (prog) this.fillSlot(m.name, slot.index, prog.fd); // not asked for: empty, as a failed tail call
       }
     }
+  }
+
+  /** Writes an fd into a slot and keeps it as part of the loaded state reset() restores. */
+  private fillSlot(map: string, index: number, fd: number): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(index);
+    const value = Buffer.alloc(4);
+    value.writeUInt32LE(fd);
+    this.map(map).update(key, value);
+    const init = this.initial.get(map) ?? [];
+    init.push([key, value]);
+    this.initial.set(map, init);
   }
 
   /** Brings the object's maps back to the state they were loaded in: data sections to the bytes
@@ -179,7 +201,8 @@ export class Collection {
         if (sec.kind !== BtfKind.Datasec || !this.maps.has(sec.name)) continue;
         for (const v of sec.vars ?? []) {
           if (btf.type(v.type).name !== name) continue;
-          const elfSec = this.spec.elf.sectionByName(sec.name)!;
+          const elfSec = this.spec.elf.sectionByName(sec.name);
+          if (!elfSec) continue; // .kconfig: externs, not globals
           const sym = this.spec.elf.symbols.find((s) => s.section === elfSec.index && s.name === name);
           if (!sym) continue;
           return { map: this.map(sec.name), offset: sym.value, size: btf.sizeOf(v.type) };
@@ -251,6 +274,35 @@ function hasCoreRelos(p: ProgramSpec): boolean {
  * ts-node every module costs start-up time (the CLI starts once per command). */
 function core(): typeof import('../core/relocate') & typeof import('../core/explain') & typeof import('./core-target') {
   return { ...require('../core/relocate'), ...require('../core/explain'), ...require('./core-target') };
+}
+
+/** A map of maps needs a template of its inner maps while it is created, and only then. */
+function createMap(m: MapSpec, btfFd: number | undefined): BpfMap {
+  if (!m.inner) return BpfMap.create(m, { btfFd });
+  const template = BpfMap.create(m.inner, { btfFd });
+  try {
+    return BpfMap.create(m, { btfFd, innerMapFd: template.fd });
+  } finally {
+    template.close();
+  }
+}
+
+/** The object's maps with the .kconfig map's bytes resolved for this kernel and the overrides;
+ * a wanted program that reads an extern without a usable value fails here, before any syscall. */
+function withKconfig(spec: ObjectSpec, wanted: ProgramSpec[], overrides: Record<string, KconfigValue> | undefined): MapSpec[] {
+  for (const name of Object.keys(overrides ?? {})) {
+    if (!name.startsWith('CONFIG_')) throw new InputError(`kconfig override '${name}': only CONFIG_ options can be set`);
+  }
+  if (spec.kconfig.length === 0) return spec.maps;
+  const { data, problems } = kconfigData(spec.kconfig, kernelFacts(spec.kconfig.map((e) => e.name)), overrides);
+  for (const p of wanted) {
+    for (const i of p.instructions) {
+      const ext = i.reference?.kind === 'mapValue' ? i.reference.extern : undefined;
+      const problem = ext === undefined ? undefined : problems.get(ext);
+      if (problem) throw new LinkError(`program ${p.name}: ${problem}`);
+    }
+  }
+  return spec.maps.map((m) => (m.name === KCONFIG_MAP ? { ...m, data: { ...m.data!, contents: data } } : m));
 }
 
 /** Loads the object's BTF so maps can use it and the verifier can cite source lines. */

@@ -70,6 +70,8 @@ export function programsCanWrite(spec: MapSpec): boolean {
 
 export interface MapCreateOptions {
   btfFd?: number;
+  /** A map of maps: an fd of a map shaped like the ones it will hold. */
+  innerMapFd?: number;
 }
 
 const MAP_NAME_LEN = 15;
@@ -101,19 +103,28 @@ export class BpfMap extends FdHandle {
 
   static create(spec: MapSpec, opts: MapCreateOptions = {}): BpfMap {
     checkSpec(spec);
-    const buf = scratch.prepare(0);
-    buf.writeUInt32LE(spec.type, 0);
-    buf.writeUInt32LE(spec.keySize, 4);
-    buf.writeUInt32LE(spec.valueSize, 8);
-    buf.writeUInt32LE(spec.maxEntries, 12);
-    buf.writeUInt32LE(spec.flags, 16);
-    buf.write(kernelName(spec.name), 28, 'latin1');
-    if (opts.btfFd !== undefined && spec.btfKey !== undefined && spec.btfValue !== undefined) {
-      buf.writeUInt32LE(opts.btfFd, 48);
-      buf.writeUInt32LE(spec.btfKey, 52);
-      buf.writeUInt32LE(spec.btfValue, 56);
-    }
-    const r = bpfRaw(Cmd.MAP_CREATE, 72);
+    const withBtf = opts.btfFd !== undefined && spec.btfValue !== undefined;
+    const attempt = (btf: boolean) => {
+      const buf = scratch.prepare(0);
+      buf.writeUInt32LE(spec.type, 0);
+      buf.writeUInt32LE(spec.keySize, 4);
+      buf.writeUInt32LE(spec.valueSize, 8);
+      // libbpf sizes a perf event array left at 0 entries to the possible CPUs.
+      buf.writeUInt32LE(spec.type === MapType.PERF_EVENT_ARRAY && spec.maxEntries === 0 ? cpuCount() : spec.maxEntries, 12);
+      buf.writeUInt32LE(spec.flags, 16);
+      if (opts.innerMapFd !== undefined) buf.writeUInt32LE(opts.innerMapFd, 20);
+      buf.write(kernelName(spec.name), 28, 'latin1');
+      if (btf) {
+        buf.writeUInt32LE(opts.btfFd!, 48);
+        buf.writeUInt32LE(spec.btfKey ?? 0, 52);
+        buf.writeUInt32LE(spec.btfValue!, 56);
+      }
+      return bpfRaw(Cmd.MAP_CREATE, 72);
+    };
+    let r = attempt(withBtf);
+    // As libbpf: a map that does not need its BTF types is created without them when the kernel
+    // refuses them (an older kernel, or a key type the map type cannot check).
+    if (r.value < 0 && withBtf && !spec.needsBtf && r.errno !== 1) r = attempt(false);
     if (r.value < 0) {
       const e = syscallError(Cmd.MAP_CREATE, r.errno, `map ${spec.name} (${mapTypeName(spec.type)}, key ${spec.keySize} B, value ${spec.valueSize} B, ${spec.maxEntries} entries, flags 0x${spec.flags.toString(16)})`);
       throw e;

@@ -1,11 +1,12 @@
 // Loading one program (with the verifier log on failure) and running it with BPF_PROG_TEST_RUN.
-import { InputError, NotSupportedError, SourceLine, VerifierError } from '../errors';
+import { InputError, LinkError, NotSupportedError, SyscallError } from '../errors';
 import { encode, Instruction } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 import { ProgType, progTypeName } from '../object/sections';
 import { bpfRaw, checkWritten, Cmd, scratch, syscallError } from '../sys/bpf';
 import { integer, optionalBytes, U32_MAX } from '../validate';
 import { FdHandle } from './fd';
+import { lineTable, verifierError } from './verifier-log';
 
 const FUNC_INFO_SIZE = 8;
 const LINE_INFO_SIZE = 16;
@@ -56,6 +57,12 @@ export class Program extends FdHandle {
   }
 
   static load(spec: ProgramSpec, opts: LoadOptions): Program {
+    if (spec.error) throw spec.error;
+    const ksym = spec.instructions.find((i) => i.ksym)?.ksym;
+    if (ksym) throw new LinkError(`program ${spec.name} uses the __ksym '${ksym.name}': load it with Collection.load, which resolves kernel symbols`);
+    if (spec.kind?.attachTo && spec.attachBtfId === undefined) {
+      throw new LinkError(`program ${spec.name} attaches to '${spec.kind.attachTo.name}': load it with Collection.load, which resolves its BTF id`);
+    }
     if (!spec.kind) {
       throw new InputError(`program ${spec.name}: section '${spec.section}' names no known program type, so it cannot be loaded`);
     }
@@ -83,6 +90,7 @@ export class Program extends FdHandle {
       buf.writeUInt32LE(spec.kind!.flags, 44);
       buf.write(spec.name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15), 48, 'latin1');
       buf.writeUInt32LE(spec.kind!.attachType, 68);
+      if (spec.attachBtfId !== undefined) buf.writeUInt32LE(spec.attachBtfId, 108);
       if (withBtf) {
         buf.writeUInt32LE(opts.btfFd!, 72);
         const fi = Buffer.alloc(funcBytes);
@@ -123,7 +131,7 @@ export class Program extends FdHandle {
     let res = attempt(0);
     if (res.r.value >= 0) return new Program(spec, res.r.value, m.insns.length / 8);
     // EACCES is the verifier's answer to root; to anyone else it means missing privileges.
-    if (res.r.errno === 1 || (res.r.errno === 13 && !isRoot())) throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name}`);
+    if ((res.r.errno === 1 || res.r.errno === 13) && !isRoot()) throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name}`);
     let size = LOG_START;
     for (;;) {
       res = attempt(size);
@@ -134,8 +142,13 @@ export class Program extends FdHandle {
       }
       break;
     }
-    if (res.log.trim() === '') throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name} (the kernel wrote no verifier log)`);
-    throw verifierError(spec.name, res.r.errno, res.log);
+    if (res.log.trim() === '') {
+      // EPERM to root is the kernel refusing this kind of program (e.g. no BPF trampolines for
+      // fentry/lsm), not missing privileges.
+      if (res.r.errno === 1) throw new SyscallError('BPF_PROG_LOAD', 1, `program ${spec.name} (${spec.kind.type}, section ${spec.section}): the kernel refuses this program type or attach point even to root`);
+      throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name} (the kernel wrote no verifier log)`);
+    }
+    throw verifierError(spec.name, res.r.errno, res.log, lineTable(spec.instructions));
   }
 
   /** One BPF_PROG_TEST_RUN: one FFI crossing. */
@@ -306,22 +319,4 @@ const MIN_DATA: Partial<Record<string, number>> = { XDP: 14, SCHED_CLS: 14, SCHE
 
 function isRoot(): boolean {
   return process.getuid?.() === 0;
-}
-
-/** Finds the rejection message and the C line the log cites last before it. */
-export function verifierError(program: string, errno: number, log: string): VerifierError {
-  const lines = log.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
-  let end = lines.length;
-  while (end > 0 && /^(processed \d+ insns|verification time|stack depth|max_states_per_insn)/.test(lines[end - 1])) end--;
-  const message = lines[end - 1] ?? 'no reason given';
-  let source: SourceLine | undefined;
-  for (let k = end - 1; k >= 0; k--) {
-    const hit = /^; (.*) @ (\S+):(\d+)$/.exec(lines[k]);
-    if (hit) {
-      source = { text: hit[1].trim(), file: hit[2], line: Number(hit[3]) };
-      break;
-    }
-  }
-  const summary = source ? `${message} at ${source.file}:${source.line}: ${source.text}` : message;
-  return new VerifierError(program, errno, summary, log, source);
 }

@@ -46,7 +46,7 @@ export const PSEUDO_FUNC = 4;
 /** What an instruction refers to by name, resolved when the program is marshalled. */
 export type Reference =
   | { kind: 'map'; map: string }
-  | { kind: 'mapValue'; map: string; offset: number };
+  | { kind: 'mapValue'; map: string; offset: number; extern?: string };
 
 export interface Instruction {
   opcode: number;
@@ -65,6 +65,16 @@ export interface Instruction {
   funcTypeId?: number;
   /** CO-RE relocation from .BTF.ext, applied when the program is loaded (src/core). */
   coreRelo?: CoreRelo;
+  /** A `__ksym` extern this instruction loads (ld_imm64) or calls (kfunc), resolved against the
+   * running kernel when the program loads. */
+  ksym?: KernelSymbolRef;
+}
+
+/** untyped: an address from /proc/kallsyms; typed: a VAR's BTF id; kfunc: a FUNC's BTF id. */
+export interface KernelSymbolRef {
+  name: string;
+  kind: 'untyped' | 'typed' | 'kfunc';
+  weak: boolean;
 }
 
 export function insnClass(i: Instruction): number {
@@ -86,6 +96,12 @@ export function isJump(i: Instruction): boolean {
 /** A conditional jump: taken or falls through. */
 export function isConditional(i: Instruction): boolean {
   return isJump(i) && (i.opcode & 0xf0) !== OP_JA;
+}
+
+/** An ld_imm64 of a function's address (BPF_PSEUDO_FUNC): a callback for bpf_loop and friends;
+ * `target` is the function's first instruction, imm the distance to it once encoded. */
+export function isFuncRef(i: Instruction): boolean {
+  return i.opcode === LD_IMM64 && i.src === PSEUDO_FUNC;
 }
 
 export function isPseudoCall(i: Instruction): boolean {
@@ -165,7 +181,7 @@ export function encode(list: Instruction[], resolve: (ref: Reference) => { imm: 
       const to = at.get(insn.target);
       if (to === undefined) throw new LinkError(`jump at instruction ${slot} targets an instruction not in the program`);
       const rel = to - slot - 1;
-      if (isPseudoCall(insn) || (insnClass(insn) === Class.JMP32 && (insn.opcode & 0xf0) === OP_JA)) imm = rel;
+      if (isPseudoCall(insn) || isFuncRef(insn) || (insnClass(insn) === Class.JMP32 && (insn.opcode & 0xf0) === OP_JA)) imm = rel;
       else if (rel < -32768 || rel > 32767) throw new LinkError(`jump at instruction ${slot} is out of range (${rel})`);
       else off = rel;
     }

@@ -16,6 +16,14 @@ export function mapTypeName(type: number): string {
   return `type ${type}`;
 }
 
+/** Types libbpf creates without BTF key/value types even when the definition names them (the
+ * kernel rejects or ignores them there). */
+const NO_BTF_TYPES = new Set<number>([
+  MapType.PERF_EVENT_ARRAY, MapType.STACK_TRACE, MapType.CGROUP_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS,
+  MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH,
+  MapType.QUEUE, MapType.STACK,
+]);
+
 /** Storage maps the kernel creates only with BTF key/value types. */
 const NEEDS_BTF = new Set<number>([MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE]);
 
@@ -31,13 +39,20 @@ export interface MapSpec {
   valueSize: number;
   maxEntries: number;
   flags: number;
-  /** BTF type ids of key and value, when the definition named types. */
+  /** BTF type ids of key and value, when the definition named types (the map is created with
+   * them, as libbpf does, except for the types libbpf creates without). A PERF_EVENT_ARRAY with
+   * maxEntries 0 gets one entry per possible CPU when created. */
   btfKey?: number;
   btfValue?: number;
   /** The kernel refuses this map without BTF key/value types. */
   needsBtf: boolean;
   /** Prog array slots initialised in C (`.values = { [i] = &prog }`): filled once the programs load. */
   programSlots?: { index: number; program: string }[];
+  /** A map of maps: the inner map definition (`__array(values, struct inner)`), created as a
+   * template for the kernel and closed once the outer map exists, as libbpf does. */
+  inner?: MapSpec;
+  /** Map-of-maps slots initialised in C (`.values = { [i] = &other_map }`): filled with the fds. */
+  mapSlots?: { index: number; map: string }[];
   /** A data section: its initial bytes, written to key 0 after creation. */
   data?: { section: string; contents: Buffer; freeze: boolean };
 }
@@ -82,11 +97,11 @@ function typeField(btf: Btf, map: string, field: string, id: number): number {
   return ptr.type;
 }
 
-function mapFromStruct(btf: Btf, name: string, def: BtfType): MapSpec {
+function mapFromStruct(btf: Btf, name: string, def: BtfType, inner = false): MapSpec {
   const spec: MapSpec = { name, type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0, needsBtf: false };
   let keyType: number | undefined;
   let valueType: number | undefined;
-  let hasArrayValues = false;
+  let values: number | undefined;
   for (const m of def.members ?? []) {
     switch (m.name) {
       case 'type': spec.type = uintField(btf, name, m.name, m.type); break;
@@ -96,7 +111,7 @@ function mapFromStruct(btf: Btf, name: string, def: BtfType): MapSpec {
       case 'value_size': spec.valueSize = uintField(btf, name, m.name, m.type); break;
       case 'key': keyType = typeField(btf, name, m.name, m.type); break;
       case 'value': valueType = typeField(btf, name, m.name, m.type); break;
-      case 'values': hasArrayValues = true; break;
+      case 'values': values = m.type; break;
       case 'pinning': case 'numa_node': case 'map_extra': break;
       default: throw new LinkError(`map ${name}: unknown field '${m.name}' in its definition`);
     }
@@ -120,20 +135,36 @@ function mapFromStruct(btf: Btf, name: string, def: BtfType): MapSpec {
     if (e instanceof BtfError) throw new LinkError(`map ${name}: ${e.message}`);
     throw e;
   }
-  if (hasArrayValues) {
+  if (values !== undefined) {
     if (spec.type === MapType.ARRAY_OF_MAPS || spec.type === MapType.HASH_OF_MAPS) {
-      throw new LinkError(`map ${name}: maps of maps are not supported`);
+      if (inner) throw new LinkError(`map ${name}: an inner map cannot hold maps itself`);
+      spec.inner = innerMap(btf, name, values);
+    } else if (spec.type !== MapType.PROG_ARRAY) {
+      throw new LinkError(`map ${name}: only prog arrays and maps of maps take __array(values, ...)`);
     }
-    // Prog arrays hold fds: 4-byte values whatever __array() names.
+    // Both hold fds: 4-byte values whatever __array() names.
     spec.keySize ||= 4;
     spec.valueSize ||= 4;
   }
   if (spec.type === 0) throw new LinkError(`map ${name}: its definition has no type`);
+  if (NO_BTF_TYPES.has(spec.type)) {
+    delete spec.btfKey;
+    delete spec.btfValue;
+  }
   spec.needsBtf = NEEDS_BTF.has(spec.type);
   if (spec.needsBtf && (spec.btfKey === undefined || spec.btfValue === undefined)) {
     throw new LinkError(`map ${name}: ${mapTypeName(spec.type)} maps need __type(key) and __type(value)`);
   }
   return spec;
+}
+
+/** `__array(values, struct inner)`: a zero-length array of pointers to the inner definition. */
+function innerMap(btf: Btf, outer: string, arrayType: number): MapSpec {
+  const arr = btf.resolve(arrayType);
+  const ptr = arr.kind === BtfKind.Array && arr.array!.nelems === 0 ? btf.resolve(arr.array!.type) : undefined;
+  const def = ptr?.kind === BtfKind.Ptr ? btf.resolve(ptr.type!) : undefined;
+  if (!def || def.kind !== BtfKind.Struct) throw new LinkError(`map ${outer}: its values are not __array(values, struct ...)`);
+  return mapFromStruct(btf, `${outer}.inner`, def, true);
 }
 
 /** The maps declared in `.maps`, in the order of their symbols, with their byte offsets there. */
@@ -154,15 +185,24 @@ export function btfMaps(elf: ElfFile, btf: Btf | undefined): { spec: MapSpec; of
     const spec = mapFromStruct(btf, variable.name, def);
     const values = def.members?.find((m) => m.name === 'values');
     // The symbol, not the struct, has the size: `values[]` is a flexible array.
-    if (values) spec.programSlots = programSlots(elf, sec, sym.value, values.bitOffset / 8, sym.size, spec);
+    if (values) {
+      const slots = valueSlots(elf, sec, sym.value, values.bitOffset / 8, sym.size, spec);
+      if (spec.inner) spec.mapSlots = slots.map(({ index, name }) => ({ index, map: name }));
+      else spec.programSlots = slots.map(({ index, name }) => ({ index, program: name }));
+    }
     out.push({ spec, offset: sym.value });
+  }
+  for (const { spec } of out) {
+    for (const slot of spec.mapSlots ?? []) {
+      if (!out.some((o) => o.spec.name === slot.map)) throw new LinkError(`map ${spec.name}: .values[${slot.index}] names ${slot.map}, which is not a map in .maps`);
+    }
   }
   return out.sort((a, b) => a.offset - b.offset);
 }
 
-/** `.values = { [i] = &prog }` in a prog array's definition becomes relocations inside .maps. */
-function programSlots(elf: ElfFile, maps: ElfSection, mapOffset: number, valuesOffset: number, size: number, map: MapSpec) {
-  const slots: { index: number; program: string }[] = [];
+/** `.values = { [i] = &prog_or_map }` in a definition becomes relocations inside .maps. */
+function valueSlots(elf: ElfFile, maps: ElfSection, mapOffset: number, valuesOffset: number, size: number, map: MapSpec) {
+  const slots: { index: number; name: string }[] = [];
   const name = map.name;
   for (const r of elf.relocations.get(maps.index) ?? []) {
     if (r.offset < mapOffset || r.offset >= mapOffset + size) continue;
@@ -170,7 +210,7 @@ function programSlots(elf: ElfFile, maps: ElfSection, mapOffset: number, valuesO
     if (!Number.isInteger(index) || index < 0) throw new LinkError(`map ${name}: a relocation at .maps+${r.offset} is not inside its values`);
     // Slots are filled with u32 keys after loading; past max_entries the kernel has no such slot.
     if (index >= map.maxEntries) throw new LinkError(`map ${name}: .values[${index}] is past its max_entries ${map.maxEntries}`);
-    slots.push({ index, program: r.symbol.name });
+    slots.push({ index, name: r.symbol.name });
   }
   return slots;
 }

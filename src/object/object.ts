@@ -2,15 +2,17 @@
 // syscalls. Programs carry their own copies of every subprogram they call.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { Btf } from '../btf/btf';
+import { Btf, BtfKind } from '../btf/btf';
 import { BtfExt, parseBtfExt } from '../btf/ext';
 import { CoreRelo, parseCoreRelos } from '../core/relos';
 import { ElfFile, ElfSection, ElfSymbol, parseElf, SHF_EXECINSTR, SHT_PROGBITS, STB_LOCAL, STT_FUNC, SHN_UNDEF } from '../elf/elf';
 import { ElfError, InputError, LinkError } from '../errors';
 import {
-  cloneAll, decode, Instruction, isPseudoCall, LD_IMM64, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, slots,
+  cloneAll, decode, Instruction, isPseudoCall, KernelSymbolRef, LD_IMM64, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, slots,
 } from './insn';
-import { btfMaps, dataSectionMaps, isDataSection, MapSpec } from './maps';
+import { btfWithExterns, describeExtern } from './externs';
+import { KconfigExtern, kconfigExterns } from './kconfig';
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, btfMaps, dataSectionMaps, isDataSection, MapSpec, MapType } from './maps';
 import { SectionKind, sectionKind } from './sections';
 
 export interface ProgramSpec {
@@ -19,8 +21,14 @@ export interface ProgramSpec {
   /** Program type and attach type from the section name; undefined when no convention matches. */
   kind: SectionKind | undefined;
   license: string;
-  /** The entry function followed by every subprogram it reaches. */
+  /** BTF id in vmlinux of the function the program attaches to (fentry/, lsm/...), filled by
+   * Collection.load from `kind.attachTo`. */
+  attachBtfId?: number;
+  /** The entry function followed by every subprogram it reaches; empty when `error` is set. */
   instructions: Instruction[];
+  /** Why this program cannot be loaded (an unsupported extern, relocation or function in the
+   * code it reaches); thrown when it is asked for. Other programs of the object are unaffected. */
+  error?: LinkError;
 }
 
 interface FunctionCode {
@@ -29,6 +37,10 @@ interface FunctionCode {
   start: number;
   instructions: Instruction[];
   global: boolean;
+  /** The function each BPF-to-BPF call instruction calls, filled while resolving relocations. */
+  calls: Map<Instruction, FunctionCode>;
+  /** The first reason this function cannot be loaded; it fails every program that reaches it. */
+  error?: LinkError;
 }
 
 const R_BPF_64_64 = 1;
@@ -42,6 +54,8 @@ export class ObjectSpec {
     readonly btfExt: BtfExt | undefined,
     readonly programs: ProgramSpec[],
     readonly maps: MapSpec[],
+    /** `__kconfig` externs, filled into the .kconfig map when the object loads. */
+    readonly kconfig: KconfigExtern[],
   ) {}
 
   static fromFile(path: string): ObjectSpec {
@@ -63,24 +77,27 @@ export class ObjectSpec {
     if (elf.sectionByName('maps')) throw new LinkError('legacy "maps" section definitions are not supported: use BTF-defined maps in .maps');
 
     const declared = btfMaps(elf, btf);
-    const maps = [...declared.map((m) => m.spec), ...dataSectionMaps(elf)];
+    const kconfig = kconfigExterns(elf, btf);
+    const maps = [...declared.map((m) => m.spec), ...dataSectionMaps(elf), ...kconfigMap(kconfig)];
     const coreRelos = extSec && btf ? parseCoreRelos(extSec.data, btf) : new Map<string, CoreRelo[]>();
     const functions = collectFunctions(elf, btfExt, coreRelos);
-    resolveRelocations(elf, functions, declared);
+    resolveRelocations(elf, btf, functions, declared, kconfig);
 
     const license = licenseOf(elf);
     const programs: ProgramSpec[] = [];
     for (const fn of functions.values()) {
       if (fn.section.name === '.text' || !fn.global) continue;
+      const linked = link(fn);
       programs.push({
         name: fn.name,
         section: fn.section.name,
         kind: sectionKind(fn.section.name),
         license,
-        instructions: link(fn, functions),
+        instructions: linked.error ? [] : linked.instructions,
+        ...(linked.error && { error: linked.error }),
       });
     }
-    return new ObjectSpec(name, elf, btf, btfExt, programs, maps);
+    return new ObjectSpec(name, elf, btf, btfExt, programs, maps, kconfig);
   }
 
   program(name: string): ProgramSpec {
@@ -99,13 +116,52 @@ export class ObjectSpec {
   btfForKernel(): Buffer | undefined {
     if (!this.btf) return undefined;
     const sizes = new Map(this.elf.sections.map((s) => [s.name, s.size] as [string, number]));
-    return this.btf.forKernel(sizes, (section, variable) => {
+    const bytes = this.btf.forKernel(sizes, (section, variable) => {
       const sec = this.elf.sectionByName(section);
       const sym = sec && this.elf.symbols.find((s) => s.section === sec.index && s.name === variable);
       return sym?.value;
     });
+    return btfWithExterns(this.btf, bytes);
   }
 }
+
+export const KCONFIG_MAP = '.kconfig';
+
+/** libbpf's .kconfig map: read-only to programs and frozen; its bytes depend on the kernel, so
+ * Collection.load fills them. */
+function kconfigMap(externs: KconfigExtern[]): MapSpec[] {
+  if (externs.length === 0) return [];
+  const size = externs.reduce((n, e) => Math.max(n, e.offset + e.size), 0);
+  return [{
+    name: KCONFIG_MAP, type: MapType.ARRAY, keySize: 4, valueSize: size, maxEntries: 1, flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE,
+    needsBtf: false,
+    data: { section: KCONFIG_MAP, contents: Buffer.alloc(size), freeze: true },
+  }];
+}
+
+/** A `__ksym` extern used the way libbpf resolves it (ld_imm64 of a variable, call of a
+ * function); undefined for anything else, which stays an unsupported extern. */
+function ksymOf(btf: Btf | undefined, sym: ElfSymbol, insn: Instruction, relocType: number): KernelSymbolRef | undefined {
+  const sec = btf?.find(BtfKind.Datasec, '.ksyms');
+  const t = sec?.vars?.map((v) => btf!.type(v.type)).find((x) => x.name === sym.name);
+  if (!t) return undefined;
+  const weak = sym.bind === STB_WEAK;
+  if (t.kind === BtfKind.Func && isPseudoCall(insn) && relocType === R_BPF_64_32) {
+    insn.src = PSEUDO_KFUNC_CALL;
+    insn.imm = 0;
+    return { name: sym.name, kind: 'kfunc', weak };
+  }
+  if (t.kind === BtfKind.Var && insn.opcode === LD_IMM64 && relocType === R_BPF_64_64) {
+    const typed = btf!.resolve(t.type!).kind !== BtfKind.Unknown; // `const void` externs are untyped
+    insn.src = typed ? PSEUDO_BTF_ID : 0;
+    return { name: sym.name, kind: typed ? 'typed' : 'untyped', weak };
+  }
+  return undefined;
+}
+
+const STB_WEAK = 2;
+const PSEUDO_BTF_ID = 3;
+const PSEUDO_KFUNC_CALL = 2;
 
 function licenseOf(elf: ElfFile): string {
   const sec = elf.sectionByName('license');
@@ -151,8 +207,14 @@ function collectFunctions(elf: ElfFile, ext: BtfExt | undefined, coreRelos: Map<
     }
     syms.sort((a, b) => a.value - b.value);
     for (const sym of syms) {
+      const broken = (message: string) =>
+        out.set(functionKey(sec.index, Math.floor(sym.value / 8)), {
+          name: sym.name, section: sec, start: Math.floor(sym.value / 8), instructions: [], global: sym.bind !== STB_LOCAL,
+          calls: new Map(), error: new LinkError(message),
+        });
       if (sym.value % 8 !== 0 || sym.size % 8 !== 0 || sym.value + sym.size > sec.size) {
-        throw new LinkError(`${where}: function ${sym.name} has a bad address or size`);
+        broken(`${where}: function ${sym.name} has a bad address or size`);
+        continue;
       }
       const start = sym.value / 8;
       const end = start + (sym.size || sec.size - sym.value) / 8;
@@ -160,14 +222,15 @@ function collectFunctions(elf: ElfFile, ext: BtfExt | undefined, coreRelos: Map<
         const s = slotOf(insns, k);
         return s >= start && s < end;
       });
-      if (body.length === 0 || !bySlot.has(start)) throw new LinkError(`${where}: function ${sym.name} does not start on an instruction`);
-      const members = new Set(body);
-      for (const i of body) {
-        if (i.target && !isPseudoCall(i) && !members.has(i.target)) {
-          throw new LinkError(`${where}: a jump in ${sym.name} leaves the function`);
-        }
+      if (body.length === 0 || !bySlot.has(start)) {
+        broken(`${where}: function ${sym.name} does not start on an instruction`);
+        continue;
       }
-      out.set(functionKey(sec.index, start), { name: sym.name, section: sec, start, instructions: body, global: sym.bind !== STB_LOCAL });
+      const members = new Set(body);
+      const escapes = body.some((i) => i.target && !isPseudoCall(i) && !members.has(i.target));
+      const fn: FunctionCode = { name: sym.name, section: sec, start, instructions: body, global: sym.bind !== STB_LOCAL, calls: new Map() };
+      if (escapes) fn.error = new LinkError(`${where}: a jump in ${sym.name} leaves the function`);
+      out.set(functionKey(sec.index, start), fn);
     }
   }
   return out;
@@ -189,9 +252,28 @@ function slotOf(list: Instruction[], k: number): number {
 }
 
 /** Turns relocations into symbolic references and call targets. */
-function resolveRelocations(elf: ElfFile, functions: Map<string, FunctionCode>, declared: { spec: MapSpec; offset: number }[]): void {
-  const mapsSec = elf.sectionByName('.maps');
+function resolveRelocations(
+  elf: ElfFile, btf: Btf | undefined, functions: Map<string, FunctionCode>, declared: { spec: MapSpec; offset: number }[], kconfig: KconfigExtern[],
+): void {
   for (const fn of functions.values()) {
+    if (fn.error) continue;
+    try {
+      resolveFunction(elf, btf, fn, functions, declared, kconfig);
+    } catch (e) {
+      // Only this function (and the programs that reach it) is unusable; ElfErrors are a
+      // malformed file and stay fatal.
+      if (!(e instanceof LinkError)) throw e;
+      fn.error = e;
+    }
+  }
+}
+
+function resolveFunction(
+  elf: ElfFile, btf: Btf | undefined, fn: FunctionCode, functions: Map<string, FunctionCode>, declared: { spec: MapSpec; offset: number }[],
+  kconfig: KconfigExtern[],
+): void {
+  const mapsSec = elf.sectionByName('.maps');
+  {
     const sec = fn.section;
     const relocs = elf.relocations.get(sec.index) ?? [];
     const bySlot = new Map<number, Instruction>();
@@ -205,8 +287,25 @@ function resolveRelocations(elf: ElfFile, functions: Map<string, FunctionCode>, 
       const insn = bySlot.get(r.offset / 8);
       if (!insn) continue; // belongs to another function of this section
       const sym = r.symbol;
+      const kc = sym.section === SHN_UNDEF ? kconfig.find((k) => k.name === sym.name) : undefined;
+      if (kc && insn.opcode === LD_IMM64 && r.type === R_BPF_64_64) {
+        if (kc.kind === 'unsupported') throw new LinkError(`${sec.name}: ${fn.name} uses the kconfig extern '${kc.name}', whose type is not one libbpf supports (bool, tristate, char, integer, char array)`);
+        // libbpf points the load at the extern's slot in .kconfig; clang leaves the addend 0.
+        insn.src = PSEUDO_MAP_VALUE;
+        insn.reference = { kind: 'mapValue', map: KCONFIG_MAP, offset: kc.offset, extern: kc.name };
+        handled.add(insn);
+        continue;
+      }
+      const ks = sym.section === SHN_UNDEF ? ksymOf(btf, sym, insn, r.type) : undefined;
+      if (ks) {
+        insn.ksym = ks;
+        handled.add(insn);
+        continue;
+      }
       if (sym.section === SHN_UNDEF) {
-        throw new LinkError(`${sec.name}: ${fn.name} uses the unresolved symbol '${sym.name}' (externs and kconfig are not supported)`);
+        const what = describeExtern(btf, sym.name);
+        const why = what.startsWith('the extern symbol') ? 'only __kconfig and __ksym externs are resolved' : `not in an instruction and relocation (type ${r.type}) that refer to it`;
+        throw new LinkError(`${sec.name}: ${fn.name} uses ${what}: ${why}`);
       }
       const target = elf.sections[sym.section];
       if (!target) throw new ElfError(`${sec.name}: relocation names symbol ${sym.name} in missing section ${sym.section}`);
@@ -222,12 +321,18 @@ function resolveRelocations(elf: ElfFile, functions: Map<string, FunctionCode>, 
           insn.src = PSEUDO_MAP_VALUE;
           insn.reference = { kind: 'mapValue', map: target.name, offset: sym.value + insn.imm };
         } else if ((target.flags & SHF_EXECINSTR) !== 0n) {
-          throw new LinkError(`${sec.name}: ${fn.name} takes the address of function ${sym.name}: callbacks are not supported`);
+          // A callback: a global function's symbol carries its offset, a static one's the
+          // section symbol with the offset in imm (bytes).
+          const at = sym.value + insn.imm;
+          if (at % 8 !== 0) throw new LinkError(`${sec.name}: ${fn.name} takes the address ${sym.name}+${at}, which is not an instruction`);
+          insn.src = PSEUDO_FUNC;
+          insn.imm = 0;
+          insn.target = callee(fn, insn, functions, sym, at / 8);
         } else {
           throw new LinkError(`${sec.name}: ${fn.name} refers to ${sym.name} in section ${target.name}, which is neither a map nor data`);
         }
       } else if (insn.src === PSEUDO_CALL && isPseudoCall(insn) && r.type === R_BPF_64_32) {
-        insn.target = calleeStart(functions, sym, sym.value / 8 + insn.imm + 1, sec.name, fn.name);
+        insn.target = callee(fn, insn, functions, sym, sym.value / 8 + insn.imm + 1);
       } else {
         throw new LinkError(`${sec.name}: unsupported relocation type ${r.type} at instruction ${r.offset / 8} (symbol ${sym.name})`);
       }
@@ -237,36 +342,48 @@ function resolveRelocations(elf: ElfFile, functions: Map<string, FunctionCode>, 
     for (const [slot, insn] of bySlot) {
       if (isPseudoCall(insn) && !handled.has(insn)) {
         const fake: ElfSymbol = { index: -1, name: `${sec.name}+${slot + insn.imm + 1}`, value: 0, size: 0, type: 0, bind: 0, section: sec.index };
-        insn.target = calleeStart(functions, fake, slot + insn.imm + 1, sec.name, fn.name);
+        insn.target = callee(fn, insn, functions, fake, slot + insn.imm + 1);
       }
       if (insn.opcode === LD_IMM64 && insn.src === PSEUDO_FUNC && !handled.has(insn)) {
-        throw new LinkError(`${sec.name}: ${fn.name} takes the address of a function: callbacks are not supported`);
+        throw new LinkError(`${sec.name}: ${fn.name} takes the address of a function without a relocation naming it`);
       }
     }
   }
 }
 
-function calleeStart(functions: Map<string, FunctionCode>, sym: ElfSymbol, slot: number, where: string, caller: string): Instruction {
-  const callee = functions.get(functionKey(sym.section, slot));
-  if (!callee) throw new LinkError(`${where}: ${caller} calls ${sym.name}, which does not start a function`);
-  return callee.instructions[0];
+/** Records a BPF-to-BPF call from `caller` and returns the callee's first instruction (undefined
+ * for a callee that is itself broken: its error fails the caller's programs at link time). */
+function callee(caller: FunctionCode, call: Instruction, functions: Map<string, FunctionCode>, sym: ElfSymbol, slot: number): Instruction | undefined {
+  const fn = functions.get(functionKey(sym.section, slot));
+  if (!fn) throw new LinkError(`${caller.section.name}: ${caller.name} calls ${sym.name}, which does not start a function`);
+  caller.calls.set(call, fn);
+  return fn.instructions[0];
 }
 
-/** The entry function followed by every function it reaches, cloned for this program. */
-function link(entry: FunctionCode, functions: Map<string, FunctionCode>): Instruction[] {
-  const byStart = new Map<Instruction, FunctionCode>();
-  for (const f of functions.values()) byStart.set(f.instructions[0], f);
+/** The entry function followed by every function it reaches (called or passed as a callback),
+ * cloned for this program; or the error of the first of them that cannot be loaded. Functions
+ * are appended depth-first in instruction order, as libbpf does: the program tag depends on it. */
+function link(entry: FunctionCode): { instructions: Instruction[]; error?: LinkError } {
   const order: FunctionCode[] = [entry];
   const seen = new Set(order);
-  for (let k = 0; k < order.length; k++) {
-    for (const i of order[k].instructions) {
-      if (!isPseudoCall(i) || !i.target) continue;
-      const callee = byStart.get(i.target)!;
-      if (!seen.has(callee)) {
-        seen.add(callee);
-        order.push(callee);
-      }
+  const stack = [{ fn: entry, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.fn.error) {
+      const error = top.fn === entry ? top.fn.error : new LinkError(`${entry.name} calls ${top.fn.name}, which cannot be loaded: ${top.fn.error.message}`);
+      return { instructions: [], error };
+    }
+    if (top.next >= top.fn.instructions.length) {
+      stack.pop();
+      continue;
+    }
+    const c = top.fn.calls.get(top.fn.instructions[top.next++]);
+    if (c && !seen.has(c)) {
+      seen.add(c);
+      order.push(c);
+      stack.push({ fn: c, next: 0 });
     }
   }
-  return cloneAll(order.flatMap((f) => f.instructions));
+  return { instructions: cloneAll(order.flatMap((f) => f.instructions)) };
 }
+

@@ -4,7 +4,7 @@ export const ProgType = {
   SOCKET_FILTER: 1, KPROBE: 2, SCHED_CLS: 3, SCHED_ACT: 4, TRACEPOINT: 5, XDP: 6, PERF_EVENT: 7,
   CGROUP_SKB: 8, CGROUP_SOCK: 9, LWT_IN: 10, LWT_OUT: 11, LWT_XMIT: 12, SOCK_OPS: 13, SK_SKB: 14,
   CGROUP_DEVICE: 15, SK_MSG: 16, RAW_TRACEPOINT: 17, CGROUP_SOCK_ADDR: 18, SK_REUSEPORT: 21,
-  FLOW_DISSECTOR: 22, CGROUP_SYSCTL: 23, CGROUP_SOCKOPT: 25, SK_LOOKUP: 30, SYSCALL: 31,
+  FLOW_DISSECTOR: 22, CGROUP_SYSCTL: 23, CGROUP_SOCKOPT: 25, TRACING: 26, LSM: 29, SK_LOOKUP: 30, SYSCALL: 31,
 } as const;
 
 export type ProgTypeName = keyof typeof ProgType;
@@ -18,6 +18,8 @@ const AttachType = {
   CGROUP_UDP6_RECVMSG: 20, CGROUP_GETSOCKOPT: 21, CGROUP_SETSOCKOPT: 22,
   CGROUP_INET4_GETPEERNAME: 29, CGROUP_INET6_GETPEERNAME: 30, CGROUP_INET4_GETSOCKNAME: 31,
   CGROUP_INET6_GETSOCKNAME: 32, CGROUP_INET_SOCK_RELEASE: 34, SK_LOOKUP: 36,
+  TRACE_RAW_TP: 23, TRACE_FENTRY: 24, TRACE_FEXIT: 25, MODIFY_RETURN: 26, LSM_MAC: 27, TRACE_ITER: 28,
+  TCX_INGRESS: 46, TCX_EGRESS: 47, NETKIT_PRIMARY: 54, NETKIT_PEER: 55,
 } as const;
 
 const BPF_F_SLEEPABLE = 1 << 4;
@@ -27,6 +29,9 @@ export interface SectionKind {
   attachType: number;
   /** prog_flags the type requires (syscall programs must be sleepable). */
   flags: number;
+  /** The kernel function (or tracepoint typedef) the program attaches to, by its vmlinux BTF
+   * name: its BTF id goes into the load (attach_btf_id). */
+  attachTo?: { name: string; kind: 'func' | 'typedef' };
 }
 
 type Rule = [prefix: string, exact: boolean, type: ProgTypeName, attach?: keyof typeof AttachType, flags?: number];
@@ -80,10 +85,34 @@ const RULES: Rule[] = [
   ['cgroup/sysctl', true, 'CGROUP_SYSCTL', 'CGROUP_SYSCTL'],
   ['cgroup/getsockopt', true, 'CGROUP_SOCKOPT', 'CGROUP_GETSOCKOPT'],
   ['cgroup/setsockopt', true, 'CGROUP_SOCKOPT', 'CGROUP_SETSOCKOPT'],
+  ['tcx/ingress', true, 'SCHED_CLS', 'TCX_INGRESS'],
+  ['tcx/egress', true, 'SCHED_CLS', 'TCX_EGRESS'],
+  ['netkit/primary', true, 'SCHED_CLS', 'NETKIT_PRIMARY'],
+  ['netkit/peer', true, 'SCHED_CLS', 'NETKIT_PEER'],
 ];
+
+type TracingRule = [prefix: string, type: ProgTypeName, attach: keyof typeof AttachType, btfPrefix: string, kind: 'func' | 'typedef'];
+
+// `prefix/target` (and `prefix.s/target`, sleepable): the target's vmlinux BTF name is
+// btfPrefix + target, as libbpf looks it up.
+const TRACING_RULES: TracingRule[] = [
+  ['fentry', 'TRACING', 'TRACE_FENTRY', '', 'func'],
+  ['fexit', 'TRACING', 'TRACE_FEXIT', '', 'func'],
+  ['fmod_ret', 'TRACING', 'MODIFY_RETURN', '', 'func'],
+  ['tp_btf', 'TRACING', 'TRACE_RAW_TP', 'btf_trace_', 'typedef'],
+  ['iter', 'TRACING', 'TRACE_ITER', 'bpf_iter_', 'func'],
+  ['lsm', 'LSM', 'LSM_MAC', 'bpf_lsm_', 'func'],
+];
+const SLEEPABLE = new Set(['fentry', 'fexit', 'fmod_ret', 'iter', 'lsm']);
 
 /** The program type a section name stands for, or undefined when no convention matches. */
 export function sectionKind(section: string): SectionKind | undefined {
+  const traced = /^([a-z_]+?)(\.s)?\/(.+)$/.exec(section);
+  const rule = traced && TRACING_RULES.find((r) => r[0] === traced[1]);
+  if (traced && rule && (!traced[2] || SLEEPABLE.has(rule[0]))) {
+    const [, type, attach, btfPrefix, kind] = rule;
+    return { type, attachType: AttachType[attach], flags: traced[2] ? BPF_F_SLEEPABLE : 0, attachTo: { name: btfPrefix + traced[3], kind } };
+  }
   for (const [prefix, exact, type, attach, flags] of RULES) {
     const hit = exact ? section === prefix : section === prefix || section.startsWith(prefix + '/');
     if (hit) return { type, attachType: attach === undefined ? 0 : AttachType[attach], flags: flags ?? 0 };

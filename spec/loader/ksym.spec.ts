@@ -1,0 +1,85 @@
+// __ksym externs resolved against this kernel: untyped symbols to their /proc/kallsyms address,
+// typed variables and kfuncs to their vmlinux BTF ids (bpftool is the oracle for ids), weak
+// absent ones to 0, strong absent ones failing only their programs.
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Collection, LinkError, ObjectSpec, Program, VerifierError } from '../../src';
+import { resolveKernelSymbols } from '../../src/kernel/ksyms';
+import { expectThrow, fixture } from './helpers';
+
+/** BTF id of a named VAR or FUNC in vmlinux, as bpftool prints it. */
+function vmlinuxId(kind: 'VAR' | 'FUNC', name: string): number {
+  const out = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const m = new RegExp(`^\\[(\\d+)\\] ${kind} '${name}'`, 'm').exec(out);
+  expect(m, `${kind} ${name} in vmlinux BTF`).to.not.equal(null);
+  return Number(m![1]);
+}
+
+function kallsymsAddress(name: string): bigint {
+  const line = readFileSync('/proc/kallsyms', 'latin1').split('\n').find((l) => l.split(/\s+/)[2] === name);
+  expect(line, `${name} in /proc/kallsyms`).to.not.equal(undefined);
+  return BigInt('0x' + line!.split(' ')[0]);
+}
+
+const LD_IMM64 = 0x18;
+
+describe('__ksym externs', function () {
+  this.timeout(30000);
+
+  it('an untyped symbol becomes its kallsyms address; weak absent ones (typed or not) become 0', () => {
+    const p = resolveKernelSymbols(ObjectSpec.fromFile(fixture('ext_ksym')).program('ksym_untyped'));
+    const loads = p.instructions.filter((i) => i.opcode === LD_IMM64);
+    const addr = kallsymsAddress('__start_rodata');
+    const value = (i: (typeof loads)[0]) => (BigInt.asUintN(32, BigInt(i.imm2 ?? 0)) << 32n) | BigInt.asUintN(32, BigInt(i.imm));
+    // clang orders the three loads as it likes: compare them as a set.
+    expect(loads.map((i) => [i.src, value(i)]).sort((a, b) => (a[1] < b[1] ? -1 : 1))).to.deep.equal([[0, 0n], [0, 0n], [0, addr]]);
+    expect(loads.some((i) => i.ksym)).to.equal(false);
+  });
+
+  it("a kfunc call carries the function's vmlinux BTF id (BPF_PSEUDO_KFUNC_CALL)", () => {
+    const p = resolveKernelSymbols(ObjectSpec.fromFile(fixture('ext_ksym')).program('ksym_kfunc'));
+    const call = p.instructions.find((i) => i.opcode === 0x85)!;
+    expect([call.src, call.imm, call.off]).to.deep.equal([2, vmlinuxId('FUNC', 'bpf_cast_to_kern_ctx'), 0]);
+  });
+
+  it("a typed variable carries its vmlinux BTF id (BPF_PSEUDO_BTF_ID)", () => {
+    const p = resolveKernelSymbols(ObjectSpec.fromFile(fixture('ext_ksym_typed')).program('ksym_typed'));
+    const ld = p.instructions.find((i) => i.opcode === LD_IMM64)!;
+    expect([ld.src, ld.imm, ld.imm2]).to.deep.equal([3, vmlinuxId('VAR', 'bpf_prog_active'), 0]);
+  });
+
+  it('runs: kernel addresses have bit 63 set and the weak ones are 0 (1); the kfunc returns the xdp_buff (XDP_PASS)', () => {
+    const coll = Collection.load(ObjectSpec.fromFile(fixture('ext_ksym')));
+    try {
+      expect(coll.program('ksym_untyped').run({ data: Buffer.alloc(14) }).retval).to.equal(1);
+      expect(coll.program('ksym_kfunc').run({ data: Buffer.alloc(14) }).retval).to.equal(2);
+    } finally {
+      coll.close();
+    }
+  });
+
+  it('a typed variable this kernel cannot place (no CONFIG_KALLSYMS_ALL) is the verifier refusing that instruction', () => {
+    const err = expectThrow(() => Collection.load(ObjectSpec.fromFile(fixture('ext_ksym_typed'))), VerifierError);
+    expect(err.log).to.match(/failed to find the address for kernel symbol 'bpf_prog_active'/);
+  });
+
+  it('strong symbols the kernel lacks fail only the programs using them, naming the symbol', () => {
+    const spec = ObjectSpec.fromFile(fixture('ext_ksym_missing'));
+    expectThrow(() => Collection.load(spec, { programs: ['missing_symbol'] }), LinkError,
+      /missing_symbol: the kernel symbol \(in \/proc\/kallsyms\) 'bpfunit_missing_symbol' does not exist on this kernel/);
+    expectThrow(() => Collection.load(spec, { programs: ['missing_kfunc'] }), LinkError,
+      /missing_kfunc: the kfunc \(in vmlinux BTF\) 'bpfunit_missing_kfunc' does not exist on this kernel/);
+    const coll = Collection.load(spec, { programs: ['missing_plain'] });
+    try {
+      expect(coll.program('missing_plain').run({ data: Buffer.alloc(14) }).retval).to.equal(2);
+    } finally {
+      coll.close();
+    }
+  });
+
+  it('Program.load alone refuses a program with unresolved kernel symbols instead of loading zeros', () => {
+    const p = ObjectSpec.fromFile(fixture('ext_ksym')).program('ksym_kfunc');
+    expectThrow(() => Program.load(p, { mapFd: () => -1 }), LinkError, /uses the __ksym 'bpf_cast_to_kern_ctx': load it with Collection.load/);
+  });
+});
