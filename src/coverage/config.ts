@@ -1,12 +1,12 @@
 // Coverage settings: .bpfunit-coverage.json at the repository root (every field optional).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 export interface CoverageConfig {
   /** Minimum percentages over the reported files; `check` fails when one is missed. */
   thresholds: { lines?: number; branches?: number; functions?: number };
-  /** Source files to report (repository-relative globs: `*`, `**`, `?`). Files outside the
-   * repository (system headers) are never reported. */
+  /** Source files to report (globs: `*`, `**`, `?`; repository-relative, or absolute for sources
+   * outside it). System headers, the mock library and harnesses are never reported. */
   include: string[];
   exclude: string[];
   /** Branch tables to evaluate (globs). */
@@ -74,9 +74,24 @@ export function globRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** Whether a reported path (repository-relative, or absolute when outside) is to be reported. */
-export function reported(file: string, config: CoverageConfig): boolean {
-  if (file.startsWith('/')) return false;
+/** The C mock library's headers, wherever this package is installed: their code is the mocks',
+ * never the program's. */
+export const MOCK_LIBRARY = resolve(__dirname, '../../mocks/include');
+
+/** Headers of the system and the toolchain (libbpf's bpf_helpers.h, uapi): never reported. */
+const SYSTEM_DIRS = ['/usr/'];
+
+/** A harness: C that includes the mock library to re-host a program; it is test scaffolding. */
+export function isHarness(source: string): boolean {
+  return /^\s*#\s*include\s*[<"]mock\//m.test(source);
+}
+
+/** Whether a reported path (repository-relative, or absolute when outside the repository) is to
+ * be reported: not a system or mock library header, and matched by the globs (absolute globs
+ * name files outside the repository; `**` matches those too). */
+export function reported(file: string, config: CoverageConfig, root: string): boolean {
+  const abs = resolve(root, file);
+  if (SYSTEM_DIRS.some((d) => abs.startsWith(d)) || abs.startsWith(MOCK_LIBRARY + sep)) return false;
   return config.include.some((g) => globRegExp(g).test(file)) && !config.exclude.some((g) => globRegExp(g).test(file));
 }
 

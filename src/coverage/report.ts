@@ -2,12 +2,12 @@
 // branch-table rows, threshold failures; written as coverage/lcov.info (+ genhtml HTML),
 // coverage/branch-table.json, and a terminal summary.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { evaluateTable, loadTable, RowResult } from './branch-table';
-import { CoverageConfig, findFiles, reported } from './config';
+import { CoverageConfig, findFiles, isHarness, reported } from './config';
 import { lcov } from './lcov';
-import { FileCoverage, fileCoverage, percent, summarize, Totals } from './lines';
+import { FileCoverage, fileCoverage, percent, sourceReader, summarize, Totals } from './lines';
 import { CoverageData, fromJSON, totals } from './recorder';
 
 export const DATA_FILE = 'bpf-coverage.json';
@@ -25,7 +25,10 @@ export interface Report {
 export function buildReport(data: CoverageData, config: CoverageConfig, root: string): Report {
   const { layouts, tests } = fromJSON(data);
   const all = fileCoverage(layouts, totals(layouts, tests), root);
-  const files = [...all.values()].filter((f) => reported(f.file, config)).sort((a, b) => a.file.localeCompare(b.file));
+  const read = sourceReader(root);
+  const files = [...all.values()]
+    .filter((f) => reported(f.file, config, root) && !isHarness(read(f.file) ?? ''))
+    .sort((a, b) => a.file.localeCompare(b.file));
   const t = summarize(files);
   const rows: RowResult[] = [];
   for (const table of findFiles(root, config.branchTables)) {
@@ -108,6 +111,7 @@ export function writeReports(r: Report, config: CoverageConfig, root: string): s
   written.push(tablePath);
   if (config.html && r.files.length > 0) {
     const html = join(dir, 'html');
+    rmSync(html, { recursive: true, force: true }); // pages of files no longer reported go too
     const g = spawnSync('genhtml', ['--quiet', '--branch-coverage', '--function-coverage', '--ignore-errors', 'source',
       '--title', 'bpfunit BPF coverage', '--output-directory', html, lcovPath], { cwd: root, encoding: 'utf8' });
     if (g.error) r.notes.push(`no HTML: genhtml is not installed (Debian package lcov): ${g.error.message}`);
