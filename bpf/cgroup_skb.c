@@ -27,6 +27,17 @@ static __always_inline bool skb_is_control_conn(struct __sk_buff *skb)
 	       (is_control_ip6(skb->local_ip6) && is_control_port(local_port));
 }
 
+/* The L4 protocol byte of the IP header, loaded from the packet (the skb starts at the IP header). */
+static __always_inline bool skb_is_tcp(struct __sk_buff *skb)
+{
+	__u32 offset = skb->family == AF_INET ? IPV4_PROTOCOL_OFFSET : IPV6_NEXTHDR_OFFSET;
+	__u8 protocol = 0;
+
+	if (bpf_skb_load_bytes(skb, offset, &protocol, sizeof(protocol)))
+		return false;
+	return protocol == IPPROTO_TCP;
+}
+
 static __always_inline void cgroup_skb_observe(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk;
@@ -41,6 +52,8 @@ static __always_inline void cgroup_skb_observe(struct __sk_buff *skb)
 	if (skb_is_control_conn(skb))
 		return;
 	if (!is_managed_by_kmesh_skb(skb))
+		return;
+	if (!skb_is_tcp(skb))
 		return;
 	observe_on_data(skb, sk);
 }

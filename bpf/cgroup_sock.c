@@ -62,8 +62,11 @@ int cgroup_connect4_prog(struct bpf_sock_addr *ctx)
 		ctx->user_ip4 = kctx.dnat_ip.ip4;
 		ctx->user_port = kctx.dnat_port;
 	}
-	if (kctx.via_waypoint)
-		kmesh_workload_tail_call4(ctx);
+	if (kctx.via_waypoint) {
+		kmesh_workload_tail_call(ctx, TAIL_CALL_CONNECT4_INDEX);
+		/* reached only when the tail call failed */
+		BPF_LOG(ERR, KMESH, "tail call km_cgr_tailcall[%u] failed\n", TAIL_CALL_CONNECT4_INDEX);
+	}
 	return CGROUP_SOCK_OK;
 }
 
@@ -113,8 +116,11 @@ int cgroup_connect6_prog(struct bpf_sock_addr *ctx)
 		ctx->user_ip6[3] = kctx.dnat_ip.ip6[3];
 		ctx->user_port = kctx.dnat_port;
 	}
-	if (kctx.via_waypoint)
-		kmesh_workload_tail_call6(ctx);
+	if (kctx.via_waypoint) {
+		kmesh_workload_tail_call6(ctx, TAIL_CALL_CONNECT6_INDEX);
+		/* reached only when the tail call failed */
+		BPF_LOG(ERR, KMESH, "tail call km_cgr_tail6[%u] failed\n", TAIL_CALL_CONNECT6_INDEX);
+	}
 	return CGROUP_SOCK_OK;
 }
 

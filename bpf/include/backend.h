@@ -18,7 +18,7 @@ struct {
 
 static __always_inline struct backend_value *map_lookup_backend(const struct backend_key *key)
 {
-	return bpf_map_lookup_elem(&km_backend, key);
+	return kmesh_map_lookup_elem(&km_backend, key);
 }
 
 /* A backend picked for a service: its waypoint, else its address on the target port of the dialled port. */

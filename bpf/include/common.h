@@ -75,6 +75,12 @@ static __always_inline void ipv4_mapped_to_v4(struct ip_addr *addr)
 	addr->ip4 = ip4;
 }
 
+/* Lookups of the workload maps go through here; the map is only a pointer by now. */
+static __always_inline void *kmesh_map_lookup_elem(void *map, const void *key)
+{
+	return bpf_map_lookup_elem(map, key);
+}
+
 /* IPv4 form of struct ip_addr -> ::ffff:a.b.c.d */
 static __always_inline void v4_to_ipv4_mapped(struct ip_addr *addr)
 {

@@ -33,6 +33,10 @@
 /* A long connection is reported when this much time passed since the last report. */
 #define LONG_CONN_THRESHOLD_TIME (5ULL * 1000000000ULL)
 
+/* Offsets in the IP header of the L4 protocol */
+#define IPV4_PROTOCOL_OFFSET 9
+#define IPV6_NEXTHDR_OFFSET 6
+
 #define INBOUND 1
 #define OUTBOUND 2
 

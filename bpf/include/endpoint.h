@@ -17,7 +17,7 @@ struct {
 
 static __always_inline struct endpoint_value *map_lookup_endpoint(const struct endpoint_key *key)
 {
-	return bpf_map_lookup_elem(&km_endpoint, key);
+	return kmesh_map_lookup_elem(&km_endpoint, key);
 }
 
 static __always_inline int endpoint_manager(struct kmesh_context *kctx, const struct endpoint_value *endpoint_v,

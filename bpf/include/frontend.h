@@ -19,7 +19,7 @@ struct {
 
 static __always_inline struct frontend_value *map_lookup_frontend(const struct frontend_key *key)
 {
-	return bpf_map_lookup_elem(&km_frontend, key);
+	return kmesh_map_lookup_elem(&km_frontend, key);
 }
 
 static __always_inline int frontend_manager(struct kmesh_context *kctx, const struct frontend_value *frontend_v)

@@ -56,15 +56,26 @@ static __always_inline bool is_kmesh_enabled(struct bpf_sock_addr *ctx)
 	return bpf_map_lookup_elem(&km_manage, &key) != NULL;
 }
 
-/* cgroup_skb: managed when the namespace has an entry and it is 0. */
+/*
+ * cgroup_skb: managed when km_manage has an entry for the skb's local address (an IPv4-mapped
+ * IPv6 address in its IPv4 form). No netns cookie here: older kernels refuse
+ * bpf_get_netns_cookie in CGROUP_SKB programs. Both address fields are read before the family
+ * test, so that clang does not merge them into one load at a computed context offset.
+ */
 static __always_inline bool is_managed_by_kmesh_skb(struct __sk_buff *skb)
 {
 	struct manager_key key = {};
-	__u32 *value;
+	__u32 local_ip4 = skb->local_ip4;
+	__u32 local_ip6[4] = { skb->local_ip6[0], skb->local_ip6[1], skb->local_ip6[2], skb->local_ip6[3] };
 
-	key.netns_cookie = bpf_get_netns_cookie(skb);
-	value = bpf_map_lookup_elem(&km_manage, &key);
-	return value && *value == 0;
+	if (skb->family == AF_INET) {
+		key.addr.ip4 = local_ip4;
+	} else {
+		__builtin_memcpy(key.addr.ip6, local_ip6, sizeof(local_ip6));
+		if (is_ipv4_mapped_addr(key.addr.ip6))
+			ipv4_mapped_to_v4(&key.addr);
+	}
+	return bpf_map_lookup_elem(&km_manage, &key) != NULL;
 }
 
 #endif

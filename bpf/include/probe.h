@@ -65,7 +65,7 @@ static __always_inline void fill_tuple_from_skb(struct __sk_buff *skb, struct bp
 	}
 }
 
-static __always_inline void tcp_report(struct __sk_buff *skb, struct bpf_tcp_sock *tp,
+static __always_inline void tcp_report(struct __sk_buff *skb, struct bpf_sock *sk, struct bpf_tcp_sock *tp,
 				       struct sock_storage_data *storage, __u64 now)
 {
 	struct tcp_probe_info *info;
@@ -77,7 +77,7 @@ static __always_inline void tcp_report(struct __sk_buff *skb, struct bpf_tcp_soc
 	}
 	__builtin_memset(info, 0, sizeof(*info));
 	info->type = TCP_PROBE_PERIODIC;
-	info->family = skb->family;
+	info->family = sk->family;
 	fill_tuple_from_skb(skb, &info->tuple);
 	info->direction = storage->direction;
 	info->start_ns = storage->connect_ns;
@@ -113,7 +113,7 @@ static __always_inline void observe_on_data(struct __sk_buff *skb, struct bpf_so
 
 	now = bpf_ktime_get_ns();
 	if (storage->last_report_ns != 0 && now - storage->last_report_ns > LONG_CONN_THRESHOLD_TIME)
-		tcp_report(skb, tp, storage, now);
+		tcp_report(skb, sk, tp, storage, now);
 }
 
 #endif

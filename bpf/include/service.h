@@ -19,7 +19,7 @@ struct {
 
 static __always_inline struct service_value *map_lookup_service(const struct service_key *key)
 {
-	return bpf_map_lookup_elem(&km_service, key);
+	return kmesh_map_lookup_elem(&km_service, key);
 }
 
 /* Uniform pick among the endpoints of priority 0. A subprogram: RANDOM and STRICT each call it,

@@ -20,17 +20,15 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } km_cgr_tail6 SEC(".maps");
 
-/* A taken tail call does not come back; the log line only runs when the slot was empty. */
-static __always_inline void kmesh_workload_tail_call4(struct bpf_sock_addr *ctx)
+/* Only the call: a taken tail call never returns, so what follows in the caller is the failure path. */
+static __always_inline void kmesh_workload_tail_call(struct bpf_sock_addr *ctx, __u32 index)
 {
-	bpf_tail_call(ctx, &km_cgr_tailcall, TAIL_CALL_CONNECT4_INDEX);
-	BPF_LOG(ERR, KMESH, "tail call km_cgr_tailcall[%u] failed\n", TAIL_CALL_CONNECT4_INDEX);
+	bpf_tail_call(ctx, &km_cgr_tailcall, index);
 }
 
-static __always_inline void kmesh_workload_tail_call6(struct bpf_sock_addr *ctx)
+static __always_inline void kmesh_workload_tail_call6(struct bpf_sock_addr *ctx, __u32 index)
 {
-	bpf_tail_call(ctx, &km_cgr_tail6, TAIL_CALL_CONNECT6_INDEX);
-	BPF_LOG(ERR, KMESH, "tail call km_cgr_tail6[%u] failed\n", TAIL_CALL_CONNECT6_INDEX);
+	bpf_tail_call(ctx, &km_cgr_tail6, index);
 }
 
 #endif

@@ -7,7 +7,7 @@
  *   header, ports 0).
  * - re-hosted: xdp_skb_ingress / xdp_skb_egress run the same functions on the global mock_skb
  *   (struct __sk_buff, UAPI layout) for what the dummy socket cannot show (sk NULL, ports,
- *   control addresses). mock_skb.sk is a plain number (0 = NULL). data_in is ignored.
+ *   control addresses). A nonzero mock_skb.sk gives skb->sk = &mock_skb_sock, 0 gives NULL.
  * In both ways every socket the program passes to a helper has the identity mock_skb_sk_id
  * (the kernel's socket pointers are not stable between runs). Return value in mock_retval for
  * the XDP entries; the native sections return it as the run's retval.
@@ -21,21 +21,7 @@ __u64 mock_skb_sk_id;
 #include <mock/all.h>
 #include "cgroup_skb.c"
 
-/* Context of the re-hosted entries (UAPI struct __sk_buff). */
-struct __sk_buff mock_skb;
+MOCK_MAPS(km_manage, km_sockstorage, km_tcp_probe, km_log_event)
 
-MOCK_ENTRY("xdp")
-int xdp_skb_ingress(struct xdp_md *xdp)
-{
-	mock_retval = cgroup_skb_ingress_prog(&mock_skb);
-	mock_runs += 1;
-	return XDP_PASS;
-}
-
-MOCK_ENTRY("xdp")
-int xdp_skb_egress(struct xdp_md *xdp)
-{
-	mock_retval = cgroup_skb_egress_prog(&mock_skb);
-	mock_runs += 1;
-	return XDP_PASS;
-}
+MOCK_SKB_ENTRY(xdp_skb_ingress, cgroup_skb_ingress_prog)
+MOCK_SKB_ENTRY(xdp_skb_egress, cgroup_skb_egress_prog)

@@ -1,47 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cgroup/connect4, connect6, sendmsg4, recvmsg4 re-hosted as XDP programs. The context is the
- * global mock_sock_addr (struct bpf_sock_addr, UAPI layout): write it before a run, read the
- * rewritten destination back after. Its sk field is a plain number, the socket identity of the
- * storage mock. data_in is ignored (any 14+ bytes). Return value in mock_retval.
- * Tail calls: every tail call of cgroup_sock.c sits in a void wrapper whose remaining code is
- * the "tail call failed" log, so a taken tail call (mock_tail_call_cfg) returns from it.
+ * global mock_sock_addr (struct bpf_sock_addr, UAPI layout, defined by the mock library): write
+ * it before a run, read the rewritten destination back after. Its sk field is a plain number,
+ * the socket identity of the storage mock. data_in is ignored (any 14+ bytes). Return value in
+ * mock_retval.
  */
-#define MOCK_TAIL_CALL_TAKEN_ACTION return
 #include <mock/all.h>
 #include "cgroup_sock.c"
 
-/* The program's context (UAPI struct bpf_sock_addr, 72 bytes). */
-struct bpf_sock_addr mock_sock_addr;
+MOCK_MAPS(km_manage, km_sockstorage, km_frontend, km_service, km_endpoint, km_backend,
+	  km_cgr_tailcall, km_cgr_tail6, km_log_event)
 
-MOCK_ENTRY("xdp")
-int xdp_connect4(struct xdp_md *xdp)
-{
-	mock_retval = cgroup_connect4_prog(&mock_sock_addr);
-	mock_runs += 1;
-	return XDP_PASS;
-}
+MOCK_SOCK_ADDR_ENTRY(xdp_connect4, cgroup_connect4_prog)
+MOCK_SOCK_ADDR_ENTRY(xdp_connect6, cgroup_connect6_prog)
+MOCK_SOCK_ADDR_ENTRY(xdp_sendmsg4, cgroup_sendmsg4_prog)
+MOCK_SOCK_ADDR_ENTRY(xdp_recvmsg4, cgroup_recvmsg4_prog)
 
-MOCK_ENTRY("xdp")
-int xdp_connect6(struct xdp_md *xdp)
+/*
+ * What a test puts in km_cgr_tailcall / km_cgr_tail6 (through Mocks.tailCallTarget): a
+ * stand-in for the program userspace installs there. It leaves a mark the test can see: the
+ * port becomes 15001 (network order) and the connect is refused (return 0).
+ */
+static __always_inline int waypoint_target(struct bpf_sock_addr *ctx)
 {
-	mock_retval = cgroup_connect6_prog(&mock_sock_addr);
-	mock_runs += 1;
-	return XDP_PASS;
+	ctx->user_port = bpf_htons(15001);
+	return 0;
 }
-
-MOCK_ENTRY("xdp")
-int xdp_sendmsg4(struct xdp_md *xdp)
-{
-	mock_retval = cgroup_sendmsg4_prog(&mock_sock_addr);
-	mock_runs += 1;
-	return XDP_PASS;
-}
-
-MOCK_ENTRY("xdp")
-int xdp_recvmsg4(struct xdp_md *xdp)
-{
-	mock_retval = cgroup_recvmsg4_prog(&mock_sock_addr);
-	mock_runs += 1;
-	return XDP_PASS;
-}
+MOCK_SOCK_ADDR_ENTRY(xdp_waypoint_target, waypoint_target)

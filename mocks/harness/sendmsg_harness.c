@@ -7,13 +7,6 @@
 #include <mock/all.h>
 #include "sendmsg.c"
 
-MOCK_ENTRY("xdp")
-int xdp_sendmsg(struct xdp_md *xdp)
-{
-	struct mock_sk_msg_ctx c = {};
+MOCK_MAPS(km_sockstorage, km_log_event)
 
-	mock_sk_msg_init(&c, xdp);
-	mock_retval = sendmsg_prog(&c.md);
-	mock_runs += 1;
-	return XDP_PASS;
-}
+MOCK_SK_MSG_ENTRY(xdp_sendmsg, sendmsg_prog)

@@ -1,21 +1,36 @@
 // The README's worked example, run as written (only the object path differs).
 import { expect } from 'chai';
 import { useHarness } from '../../src/mock/harness';
-import { MsgOp } from '../../src/mock/mocks';
+import { mapId, MsgOp } from '../../src/mock/mocks';
 
 describe('tag_prog', () => {
-  const h = useHarness('build/fixtures/tag_harness.o', ['xdp_tag']);
+  const h = useHarness('build/fixtures/tag_harness.o', ['xdp_tag', 'xdp_tag6']);
   const send = (payload: string) => h().run('xdp_tag', { data: Buffer.from(payload) }).data.toString();
 
   it('prefixes IPv4 messages', () => {
-    h().mocks.setMsgSocket({ family: 2 });
+    h().mocks.ctx.msg.set({ family: 2 });
     expect(send('hello from bpfunit')).to.equal('TAG:hello from bpfunit');
     expect(h().mocks.msgCalls()).to.deep.equal([{ op: MsgOp.PUSH, start: 0, len: 4, flags: 0n, ret: 0n }]);
   });
 
   it('leaves the message alone when the push fails', () => {
-    h().mocks.setMsgSocket({ family: 2 });
+    h().mocks.ctx.msg.set({ family: 2 });
     h().mocks.pushDataFails(-12);
     expect(send('hello from bpfunit')).to.equal('hello from bpfunit');
+  });
+
+  it('hands IPv6 messages to handlers[10]: the caller stops there, the handler tags them', () => {
+    h().mocks.ctx.msg.set({ family: 10 });
+    h().mocks.tailCallTarget('handlers', 10, 'xdp_tag6');
+    expect(send('hello from bpfunit')).to.equal('V6: hello from bpfunit');
+    expect(h().mocks.tailCalls()).to.deep.equal([{ map: mapId('handlers'), index: 10, taken: true }]);
+    expect(h().get('unhandled')).to.equal(0);
+  });
+
+  it('passes IPv6 messages unchanged when handlers[10] is empty', () => {
+    h().mocks.ctx.msg.set({ family: 10 });
+    expect(send('hello from bpfunit')).to.equal('hello from bpfunit');
+    expect(h().mocks.tailCalls()).to.deep.equal([{ map: mapId('handlers'), index: 10, taken: false }]);
+    expect(h().get('unhandled')).to.equal(1);
   });
 });

@@ -25,7 +25,7 @@ const VIP4 = '10.96.0.1'; // an IPv4 service address, dialled as ::ffff:10.96.0.
 const MAP_NAMES = ['km_manage', 'km_frontend', 'km_service', 'km_endpoint', 'km_backend'];
 
 describe('cgroup/connect6 (cgroup_connect6_prog via xdp_connect6)', () => {
-  const h = useHarness('build/mocks/cgroup_sock_harness.o', ['xdp_connect6']);
+  const h = useHarness('build/mocks/cgroup_sock_harness.o', ['xdp_connect6', 'xdp_waypoint_target']);
   const kmesh = (): KmeshMaps => new KmeshMaps(h());
 
   interface Dial {
@@ -647,11 +647,12 @@ describe('cgroup/connect6 (cgroup_connect6_prog via xdp_connect6)', () => {
         expect(kmesh().logs()).to.deep.equal([logLine('ERR', 'KMESH', 'tail call km_cgr_tail6[1] failed\n')]);
       });
 
-      it('C6.17: via_waypoint with the slot filled: the tail call is taken, nothing logged, context already rewritten', () => {
-        h().mocks.tailCallsTaken([1]);
+      it('C6.17: via_waypoint with the slot filled: the tail call ends connect6, nothing after it runs, the target runs on the rewritten context', () => {
+        h().mocks.tailCallTarget('km_cgr_tail6', 1, 'xdp_waypoint_target');
         waypointService('fd00:30::7', 15008);
         const c = connect6({ to: VIP6, port: 80 });
-        expectRewritten(c, 'fd00:30::7', 15008);
+        expect(c.ret, "the target's return value").to.equal(0);
+        expect(c.after, 'address from connect6, port from the target').to.deep.equal({ ...c.before, user_ip6: ip6('fd00:30::7'), user_port: port(15001) });
         expect(h().mocks.tailCalls()).to.deep.equal([{ map: mapId('km_cgr_tail6'), index: 1, taken: true }]);
         expect(kmesh().logs()).to.deep.equal([]);
       });

@@ -2,10 +2,12 @@
 // build/mocks/cgroup_skb_harness.o, rows K1-K6d of spec/branches/cgroup_skb.json, for both directions:
 // - natively (BPF_PROG_TYPE_CGROUP_SKB test runs): data is an Ethernet frame, the kernel strips the
 //   Ethernet header and gives skb->sk a dummy socket (never NULL) whose family and addresses come
-//   from the IP header and whose ports are 0; bpf_tcp_sock, the storage, the clock, the netns
-//   cookie and the ring buffers are the mock library's;
-// - re-hosted (xdp_skb_ingress / xdp_skb_egress on the global mock_skb) for what the dummy socket
-//   cannot show: a NULL sk, ports, control addresses, other families.
+//   from the IP header (local = source) and whose ports are 0; bpf_skb_load_bytes is the kernel's;
+//   bpf_tcp_sock, the storage, the clock and the ring buffers are the mock library's;
+// - re-hosted (xdp_skb_ingress / xdp_skb_egress on the global mock_skb, skb->sk = mock_skb_sock)
+//   for what the dummy socket cannot show: a NULL sk, ports, control addresses, other families.
+//   The same Ethernet frame is the packet: bpf_skb_load_bytes reads it from the IP header on.
+// km_manage is keyed by the skb's local address (no netns cookie: PROGRAMS.md K5).
 import { expect } from 'chai';
 import { KmeshMaps } from '../../src/kmesh/fixtures';
 import { useHarness } from '../../src/mock/harness';
@@ -13,11 +15,12 @@ import { RingbufState, StorageResult, mapId } from '../../src/mock/mocks';
 import {
   AF_INET, AF_INET6, BpfTcpSock, CONTROL_CMD_IP4_TEXT, CONTROL_CMD_IP6_TEXT, DISABLE_KMESH_PORT, ENABLE_KMESH_PORT, INBOUND,
   Init, OUTBOUND, SK_BUFF_SIZE, SK_PASS, SkBuff, SockStorageData, TCP_PROBE_PERIODIC, decodeSkBuff, decodeSockStorageData,
-  decodeTcpProbeInfo, encodeManagerKey, encodeSockStorageData, ip4, ip4Bytes, ip6, ip6Bytes, port,
+  decodeTcpProbeInfo, encodeSockStorageData, ip4, ip4Bytes, ip6, ip6Bytes, port,
 } from '../../src/structs';
 
 const OBJ = 'build/mocks/cgroup_skb_harness.o';
-const COOKIE = 0x4b4d_0000_0007n; // netns cookie the mock returns
+const COOKIE = 0x4b4d_0000_0007n; // netns cookie the mock would return: the program must not ask
+const IPPROTO_UDP = 17;
 const SK = 42n; // identity the harness gives every socket (mock_skb_sk_id)
 const SEC = 1_000_000_000n;
 const NOW = 1000n * SEC;
@@ -87,8 +90,18 @@ function arpFrame(): Buffer {
   return ethernet(ETH_P_ARP, Buffer.from('0001080006040001020000000001c0a80101000000000000c0a80102', 'hex'));
 }
 
+/** Local addresses reportDue() manages: those the tests below send from ('0.0.0.0' is also '::'). */
+const MANAGED = ['0.0.0.0', '10.0.0.1', '10.244.0.5', '10.0.0.9', 'fd00::1', 'fd00::5', 'fd00:10::5', '::3'];
+
 describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
   const h = useHarness(OBJ, DIRECTIONS.flatMap((d) => [d.native, d.rehosted]));
+
+  /** km_manage[local address] = 0; the key is the 16-byte struct ip_addr (IPv4 in its first 4 bytes). */
+  function manageAddr(address: string): void {
+    const key = Buffer.alloc(16);
+    (address.includes(':') ? ip6Bytes(address) : ip4Bytes(address)).copy(key);
+    h().map('km_manage').update(key, Buffer.alloc(4));
+  }
 
   /** Storage of a long TCP connection whose last report is `sinceReport` old at NOW. */
   function longConnection(sinceReport = 10n * SEC, extra: Init<SockStorageData> = {}): Buffer {
@@ -103,7 +116,7 @@ describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
     h().set('enable_periodic_report', 1);
     h().set('mock_skb_sk_id', SK);
     h().mocks.setNetnsCookie(COOKIE);
-    new KmeshMaps(h()).manage(COOKIE);
+    for (const local of MANAGED) manageAddr(local);
     h().mocks.setTcpSock(TCP);
     if (storage) h().mocks.setStorage(SK, storage, 'km_sockstorage');
     h().mocks.setClock(NOW);
@@ -112,14 +125,14 @@ describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
   /** What the program did, as the mocks recorded it. */
   function effects() {
     return {
-      netnsCookieReads: h().mocks.netnsCookieCalls(),
+      manageLookups: h().mocks.lookupCalls().filter((c) => c.map === mapId('km_manage')).length,
       tcpSockCalls: (h().get('mock_tcp_sock_calls') as { count: number }).count,
       storageCalls: h().mocks.storageCalls().length,
       clockReads: h().mocks.clockCalls(),
       probes: h().mocks.ringbuf('km_tcp_probe').length,
     };
   }
-  const nothingRead = { netnsCookieReads: 0, tcpSockCalls: 0, storageCalls: 0, clockReads: 0, probes: 0 };
+  const nothingRead = { manageLookups: 0, tcpSockCalls: 0, storageCalls: 0, clockReads: 0, probes: 0 };
 
   const storageNow = () => h().mocks.storage(SK, 64, 'km_sockstorage');
 
@@ -148,11 +161,15 @@ describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
         return { retval: r.retval, data: r.data, skb: decodeSkBuff(r.ctx!) };
       }
 
-      /** The re-hosted entry on mock_skb; returns the program's return value. */
-      function runRehosted(skb: SkbFields): number {
-        h().set('mock_skb', skb);
-        const r = h().run(rehosted, { data: Buffer.alloc(14) });
+      /** The re-hosted entry on mock_skb, its socket of the skb's family, and a TCP frame of that
+       * family as the packet; returns the program's return value. */
+      function runRehosted(skb: SkbFields, frame?: Buffer): number {
+        h().mocks.ctx.skb.set(skb);
+        h().mocks.ctx.skbSock.set({ family: skb.family ?? 0 });
+        const data = frame ?? (skb.family === AF_INET6 ? ipv6Frame('fd00::1', 'fd00::2') : ipv4Frame('10.0.0.1', '10.0.0.2'));
+        const r = h().run(rehosted, { data });
         expect(r.retval, 'the XDP entry passes').to.equal(XDP_PASS);
+        expect(h().mocks.netnsCookieCalls(), 'no netns cookie in cgroup_skb').to.equal(0);
         return h().mocks.retval();
       }
 
@@ -184,7 +201,7 @@ describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
       });
 
       describe('K2: family neither AF_INET nor AF_INET6', () => {
-        it('K2: native ARP frame (dummy socket family AF_UNSPEC): returns 1 before the netns cookie is read', () => {
+        it('K2: native ARP frame (dummy socket family AF_UNSPEC): returns 1 before km_manage is looked up', () => {
           reportDue();
           expect(runNative(arpFrame()).retval).to.equal(SK_PASS);
           expect(effects()).to.deep.equal(nothingRead);
@@ -229,7 +246,7 @@ describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
           [`from [${CTL6}]:${ENABLE_KMESH_PORT}`, from6(CTL6, ENABLE_KMESH_PORT)],
         ];
         for (const [what, skb] of control) {
-          it(`K4: a connection ${what} returns 1 before the netns cookie is read`, () => {
+          it(`K4: a connection ${what} returns 1 before km_manage is looked up`, () => {
             reportDue();
             expect(runRehosted({ ...skb, sk: 1n })).to.equal(SK_PASS);
             expect(effects()).to.deep.equal(nothingRead);
@@ -246,7 +263,7 @@ describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
           it(`K4: a connection ${what} is not a control connection: it is reported`, () => {
             reportDue();
             expect(runRehosted({ ...skb, sk: 1n })).to.equal(SK_PASS);
-            expect(effects()).to.deep.include({ netnsCookieReads: 1, probes: 1 });
+            expect(effects()).to.deep.include({ manageLookups: 1, probes: 1 });
           });
         }
 
@@ -257,29 +274,74 @@ describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
         });
       });
 
-      describe('K5: namespace not managed', () => {
-        it('K5: no km_manage entry for the netns cookie: returns 1 after one cookie read, no tcp_sock call', () => {
+      describe('K5: local address not managed (km_manage keyed by the skb local address, no netns cookie)', () => {
+        it('K5: native: no km_manage entry for the local (source) address: returns 1 after one km_manage lookup, no tcp_sock call', () => {
           reportDue();
           h().map('km_manage').clear();
+          manageAddr('10.0.0.2'); // the remote end is managed: not enough
           expect(runNative(ipv4Frame('10.0.0.1', '10.0.0.2')).retval).to.equal(SK_PASS);
-          expect(effects()).to.deep.equal({ ...nothingRead, netnsCookieReads: 1 });
+          expect(effects()).to.deep.equal({ ...nothingRead, manageLookups: 1 });
+          expect(h().mocks.netnsCookieCalls(), 'bpf_get_netns_cookie is never called').to.equal(0);
         });
 
-        it('K5: km_manage[cookie] = 1 (an entry that is not 0) is not managed', () => {
-          reportDue();
-          const value = Buffer.alloc(4);
-          value.writeUInt32LE(1);
-          h().map('km_manage').update(encodeManagerKey({ netns_cookie: COOKIE }), value);
-          expect(runNative(ipv6Frame('fd00::1', 'fd00::2')).retval).to.equal(SK_PASS);
-          expect(effects()).to.deep.equal({ ...nothingRead, netnsCookieReads: 1 });
-        });
-
-        it('K5: only another namespace managed: returns 1, nothing reported', () => {
+        it('K5: a managed netns cookie does not make a packet managed', () => {
           reportDue();
           h().map('km_manage').clear();
-          new KmeshMaps(h()).manage(COOKIE + 1n);
+          new KmeshMaps(h()).manage(COOKIE);
           runNative(ipv4Frame('10.0.0.1', '10.0.0.2'));
-          expect(effects()).to.deep.equal({ ...nothingRead, netnsCookieReads: 1 });
+          expect(effects()).to.deep.equal({ ...nothingRead, manageLookups: 1 });
+        });
+
+        it('K5: native IPv6: the 16-byte local address is the key', () => {
+          reportDue();
+          h().map('km_manage').clear();
+          manageAddr('fd00:10::5');
+          runNative(ipv6Frame('fd00:10::5', 'fd00:10::7'));
+          expect(effects()).to.deep.include({ manageLookups: 1, probes: 1 });
+          h().map('km_manage').clear();
+          manageAddr('fd00:10::7');
+          runNative(ipv6Frame('fd00:10::5', 'fd00:10::7'));
+          expect(effects()).to.deep.include({ manageLookups: 2, probes: 1 });
+        });
+
+        it('K5: re-hosted IPv6 with an IPv4-mapped local address is keyed by its IPv4 form', () => {
+          reportDue();
+          h().map('km_manage').clear();
+          const skb = { family: AF_INET6, sk: 1n, local_ip6: ip6('::ffff:10.0.0.9') };
+          manageAddr('::ffff:10.0.0.9'); // the 16-byte form is not the key
+          runRehosted(skb);
+          expect(effects()).to.deep.include({ manageLookups: 1, probes: 0 });
+          manageAddr('10.0.0.9');
+          runRehosted(skb);
+          expect(effects()).to.deep.include({ manageLookups: 2, probes: 1 });
+        });
+      });
+
+      describe('K5a: only TCP segments (protocol byte loaded with bpf_skb_load_bytes)', () => {
+        it('K5a: native UDP datagram: returns 1 without a tcp_sock call', () => {
+          reportDue();
+          const frame = ipv4Frame('10.0.0.1', '10.0.0.2');
+          frame[14 + 9] = IPPROTO_UDP;
+          expect(runNative(frame).retval).to.equal(SK_PASS);
+          expect(effects()).to.deep.equal({ ...nothingRead, manageLookups: 1 });
+        });
+
+        it('K5a: re-hosted IPv6 whose next header is UDP: no report; TCP: reported', () => {
+          reportDue();
+          const skb = { family: AF_INET6, sk: 1n, local_ip6: ip6('fd00::5') };
+          const frame = ipv6Frame('fd00::5', 'fd00::a');
+          frame[14 + 6] = IPPROTO_UDP;
+          runRehosted(skb, frame);
+          expect(effects()).to.deep.include({ tcpSockCalls: 0, probes: 0 });
+          runRehosted(skb, ipv6Frame('fd00::5', 'fd00::a'));
+          expect(effects()).to.deep.include({ tcpSockCalls: 1, probes: 1 });
+        });
+
+        it('K5a: re-hosted packet too short for the protocol byte: the load fails (-EFAULT), no report', () => {
+          reportDue();
+          const short = ipv4Frame('10.0.0.1', '10.0.0.2').subarray(0, 14 + 9); // ends before byte 9 of the IP header
+          runRehosted({ family: AF_INET, sk: 1n, local_ip4: ip4('10.0.0.1') }, short);
+          expect(effects()).to.deep.equal({ ...nothingRead, manageLookups: 1 });
         });
       });
 
@@ -303,7 +365,7 @@ describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
             { sk: SK, flags: 0n, map: mapId('km_sockstorage'), result: StorageResult.FOUND, slot: 0 },
           ]);
           expect(h().get('mock_tcp_sock_calls')).to.deep.include({ count: 1, last_sk: SK });
-          expect(effects()).to.deep.equal({ netnsCookieReads: 1, tcpSockCalls: 1, storageCalls: 1, clockReads: 1, probes: 1 });
+          expect(effects()).to.deep.equal({ manageLookups: 1, tcpSockCalls: 1, storageCalls: 1, clockReads: 1, probes: 1 });
           expect(new KmeshMaps(h()).logs()).to.deep.equal([]);
         });
 
@@ -337,6 +399,24 @@ describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
           expect(p.tuple.ipv6).to.deep.equal({ saddr: ip6('fd00::5'), daddr: ip6('fd00::a'), sport: port(40000), dport: port(15008) });
         });
 
+        it('K6: re-hosted with the skb and socket a native run sees (addresses from the IP header, ports 0): the same record and storage as native', () => {
+          const cases: [Buffer, SkbFields][] = [
+            [ipv4Frame('10.244.0.5', '10.244.1.7'), { family: AF_INET, local_ip4: ip4('10.244.0.5'), remote_ip4: ip4('10.244.1.7') }],
+            [ipv6Frame('fd00:10::5', 'fd00:10::7'), { family: AF_INET6, local_ip6: ip6('fd00:10::5'), remote_ip6: ip6('fd00:10::7') }],
+          ];
+          for (const [frame, skb] of cases) {
+            h().reset();
+            reportDue();
+            runNative(frame);
+            const native = { probes: h().mocks.ringbuf('km_tcp_probe'), storage: storageNow(), effects: effects() };
+            h().reset();
+            reportDue();
+            runRehosted({ ...skb, sk: 1n }, frame);
+            expect({ probes: h().mocks.ringbuf('km_tcp_probe'), storage: storageNow(), effects: effects() }).to.deep.equal(native);
+            expect(native.probes, 'a report was made').to.have.length(1);
+          }
+        });
+
         it('K6: 5 s + 1 ns since the last report is past the threshold: reported', () => {
           reportDue(longConnection(5n * SEC + 1n));
           runNative(ipv4Frame('10.0.0.1', '10.0.0.2'));
@@ -348,7 +428,7 @@ describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
           reportDue();
           h().mocks.setTcpSock(null);
           expect(runNative(ipv4Frame('10.0.0.1', '10.0.0.2')).retval).to.equal(SK_PASS);
-          expect(effects()).to.deep.equal({ ...nothingRead, netnsCookieReads: 1, tcpSockCalls: 1 });
+          expect(effects()).to.deep.equal({ ...nothingRead, manageLookups: 1, tcpSockCalls: 1 });
           expect(storageNow()).to.deep.equal(longConnection());
         });
 
@@ -380,7 +460,7 @@ describe('cgroup_skb (bpf/cgroup_skb.c)', () => {
           it(`K6c: ${what}: no report, storage unchanged`, () => {
             reportDue(storage);
             expect(runNative(ipv4Frame('10.0.0.1', '10.0.0.2')).retval).to.equal(SK_PASS);
-            expect(effects()).to.deep.equal({ netnsCookieReads: 1, tcpSockCalls: 1, storageCalls: 1, clockReads: 1, probes: 0 });
+            expect(effects()).to.deep.equal({ manageLookups: 1, tcpSockCalls: 1, storageCalls: 1, clockReads: 1, probes: 0 });
             expect(storageNow()).to.deep.equal(storage);
           });
         }

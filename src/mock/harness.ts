@@ -12,8 +12,9 @@ import { MapType } from '../object/maps';
 import { ObjectSpec } from '../object/object';
 import { Mocks } from './mocks';
 
-/** Map types userspace can neither iterate nor clear (they hold fds or stream records). */
-const NOT_CLEARABLE = new Set<number>([MapType.RINGBUF, MapType.PERF_EVENT_ARRAY, MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE]);
+/** Map types userspace can neither iterate nor clear (they hold fds or stream records; an empty
+ * SOCKMAP slot refuses a delete with EINVAL, and bpfunit never puts a socket in one). */
+const NOT_CLEARABLE = new Set<number>([MapType.SOCKMAP, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY, MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE]);
 const KEY0 = Buffer.alloc(4);
 
 interface Shadow {

@@ -2,11 +2,13 @@
 // family and read back the calls it recorded. Everything lives in `mock_*` globals of the harness
 // object, so a Harness reset restores the defaults (plain kernel behaviour) before every test.
 import { InputError } from '../errors';
+import { Contexts } from './contexts';
 import type { Harness } from './harness';
 
 type Struct = Record<string, unknown>;
 
-/** The mock library's map identity: 32-bit FNV-1a of the map's C variable name. */
+/** The mock library's map identity: 32-bit FNV-1a of the map's C variable name (0: a map the
+ * harness did not name in MOCK_MAPS). */
 export function mapId(name: string): number {
   let h = 2166136261;
   for (const ch of Buffer.from(name, 'latin1')) {
@@ -29,6 +31,7 @@ export const StorageResult = { ABSENT: 0, FOUND: 1, CREATED: 2, FORCED: 3, FULL:
 export const MsgOp = { PUSH: 1, PULL: 2, POP: 3 } as const;
 export const RingbufState = { RESERVED: 1, SUBMITTED: 2, DISCARDED: 3, OUTPUT: 4 } as const;
 export const LookupResult = { MISS: 0, HIT: 1, FORCED: 2 } as const;
+export const MapWriteOp = { UPDATE: 1, DELETE: 2 } as const;
 
 const STORAGE_SLOTS = 8;
 const STORAGE_VALUE = 256;
@@ -38,9 +41,35 @@ export interface MsgCall { op: number; start: number; len: number; flags: bigint
 export interface TailCall { map: number; index: number; taken: boolean }
 export interface RingbufRecord { map: number; state: number; flags: number; data: Buffer }
 export interface LookupCall { map: number; result: number }
+export interface MapWrite { map: number; op: number; flags: bigint; ret: bigint }
+export interface Redirect { map: number; key: number; flags: bigint; ret: bigint }
 
 export class Mocks {
-  constructor(private readonly h: Harness) {}
+  /** The re-hosted contexts (mock_sock_addr, mock_skb, mock_sock_ops, ...), typed. */
+  readonly ctx: Contexts;
+  private listed: Set<string> | undefined;
+
+  constructor(private readonly h: Harness) {
+    this.ctx = new Contexts(h);
+  }
+
+  /** The identity of a map the harness names in MOCK_MAPS; any other name is an InputError. */
+  private idOf(map: string): number {
+    if (!this.listed) {
+      let text: number[];
+      try {
+        text = this.h.get('mock_maps_listed') as number[];
+      } catch {
+        throw new InputError(`the harness names no maps (MOCK_MAPS(...) after the program source): cannot configure a mock for map '${map}'`);
+      }
+      const names = Buffer.from(text).toString('latin1').replace(/\0.*$/s, '');
+      this.listed = new Set(names.split(',').map((n) => n.trim()).filter((n) => n));
+    }
+    if (!this.listed.has(map)) {
+      throw new InputError(`map '${map}' is not named in the harness's MOCK_MAPS(${[...this.listed].join(', ')}): the mocks cannot tell its calls apart`);
+    }
+    return mapId(map);
+  }
 
   // --- socket storage (bpf_sk_storage_get / delete) ---
 
@@ -48,7 +77,7 @@ export class Mocks {
   setStorage(sk: bigint | number, value: Buffer, map?: string): void {
     if (value.length > STORAGE_VALUE) throw new InputError(`storage value of ${value.length} bytes exceeds the mock's ${STORAGE_VALUE}`);
     const slots = this.h.get('mock_sk_storage') as Struct[];
-    const id = map === undefined ? 0 : mapId(map);
+    const id = map === undefined ? 0 : this.idOf(map);
     let i = slots.findIndex((s) => s.in_use && s.sk === BigInt(sk) && s.map_id === id);
     if (i < 0) i = slots.findIndex((s) => !s.in_use);
     if (i < 0) throw new InputError(`all ${STORAGE_SLOTS} mock storage slots are in use`);
@@ -60,7 +89,7 @@ export class Mocks {
 
   /** The storage of socket `sk` (`size` bytes), or undefined when it has none. */
   storage(sk: bigint | number, size: number, map?: string): Buffer | undefined {
-    const id = map === undefined ? undefined : mapId(map);
+    const id = map === undefined ? undefined : this.idOf(map);
     const slot = (this.h.get('mock_sk_storage') as Struct[]).find(
       (s) => s.in_use && s.sk === BigInt(sk) && (id === undefined || s.map_id === id || s.map_id === 0),
     );
@@ -131,13 +160,35 @@ export class Mocks {
     return (this.h.get('mock_ktime_calls') as Struct).count as number;
   }
 
-  // --- bpf_tail_call ---
+  // --- bpf_tail_call (a real tail call on the harness's array of XDP entries) ---
 
-  /** Tail calls to these indices count as taken; the others fail (the caller carries on). */
-  tailCallsTaken(indices: number[]): void {
-    this.h.set('mock_tail_call_cfg', { taken_mask: indices.reduce((m, i) => m | (1n << BigInt(i)), 0n) });
+  /**
+   * Makes a tail call to `index` of program array `map` jump to the harness entry `program`
+   * (an XDP entry wrapping the target, loaded with the harness); without `program` the slot is
+   * empty and the call falls through, as in the kernel.
+   */
+  tailCallTarget(map: string, index: number, program?: string): void {
+    const slots = (this.h.get('mock_tail_call_cfg') as Struct).slots as Struct[];
+    const id = this.idOf(map);
+    let i = slots.findIndex((s) => s.used && s.map_id === id && s.index === index);
+    if (i < 0) i = slots.findIndex((s) => !s.used);
+    if (i < 0) throw new InputError(`all ${slots.length} tail call slots of the harness are in use`);
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(i);
+    const progs = this.h.map('mock_tail_progs');
+    if (program === undefined) {
+      progs.delete(key);
+    } else {
+      const value = Buffer.alloc(4);
+      value.writeUInt32LE(this.h.collection.program(program).fd);
+      progs.update(key, value);
+    }
+    const all: Struct[] = slots.map(() => ({}));
+    all[i] = { used: 1, map_id: id, index };
+    this.h.set('mock_tail_call_cfg', { slots: all } as never);
   }
 
+  /** Every tail call, in order; `taken` when the kernel jumped (the call never came back). */
   tailCalls(): TailCall[] {
     return recorded<Struct>(this.h.get('mock_tail_call_calls') as Struct).map((c) => ({
       map: c.map_id as number, index: c.index as number, taken: c.taken === 1,
@@ -156,13 +207,13 @@ export class Mocks {
 
   /** Makes ring buffer `map` full (every ring buffer when omitted): reserve gives NULL, output -EAGAIN. */
   ringbufFails(map?: string): void {
-    this.h.set('mock_ringbuf_cfg', map === undefined ? { fail: 1 } : { fail_map_id: mapId(map) });
+    this.h.set('mock_ringbuf_cfg', map === undefined ? { fail: 1 } : { fail_map_id: this.idOf(map) });
   }
 
   /** Records written to ring buffer `map` (all maps when omitted), in order. */
   ringbuf(map?: string): RingbufRecord[] {
     const rb = this.h.get('mock_ringbuf') as Struct;
-    const id = map === undefined ? undefined : mapId(map);
+    const id = map === undefined ? undefined : this.idOf(map);
     return recorded<Struct>(rb, 'records')
       .filter((r) => id === undefined || r.map_id === id)
       .map((r) => ({ map: r.map_id as number, state: r.state as number, flags: r.flags as number, data: Buffer.from((r.data as number[]).slice(0, r.len as number)) }));
@@ -173,11 +224,32 @@ export class Mocks {
   /** Lookups in these maps return NULL whatever they hold. */
   lookupReturnsNull(maps: string[]): void {
     if (maps.length > 4) throw new InputError(`the lookup mock can force NULL for 4 maps, got ${maps.length}`);
-    this.h.set('mock_map_lookup_cfg', { null_map_ids: maps.map(mapId) });
+    this.h.set('mock_map_lookup_cfg', { null_map_ids: maps.map((m) => this.idOf(m)) });
   }
 
   lookupCalls(): LookupCall[] {
     return recorded<Struct>(this.h.get('mock_map_lookup_calls') as Struct).map((c) => ({ map: c.map_id as number, result: c.result as number }));
+  }
+
+  /** bpf_map_update_elem / bpf_map_delete_elem calls, with the kernel's return value. */
+  mapWrites(): MapWrite[] {
+    return recorded<Struct>(this.h.get('mock_map_write_calls') as Struct).map((c) => ({
+      map: c.map_id as number, op: c.op as number, flags: c.flags as bigint, ret: c.ret as bigint,
+    }));
+  }
+
+  // --- bpf_sk_redirect_map / bpf_msg_redirect_map ---
+
+  /** Keys (< 64) of any sockmap that hold a socket a redirect may use; the others are empty. */
+  redirectTargets(keys: number[]): void {
+    for (const k of keys) if (!Number.isInteger(k) || k < 0 || k >= 64) throw new InputError(`redirect target key ${k} is not in 0..63`);
+    this.h.set('mock_redirect_cfg', { present_mask: keys.reduce((m, k) => m | (1n << BigInt(k)), 0n) });
+  }
+
+  redirects(): Redirect[] {
+    return recorded<Struct>(this.h.get('mock_redirect_calls') as Struct).map((c) => ({
+      map: c.map_id as number, key: c.key as number, flags: c.flags as bigint, ret: c.ret as bigint,
+    }));
   }
 
   /** The program's return value in a re-hosted run. */

@@ -38,7 +38,16 @@
 /*
  * Map identity used by every record: 32-bit FNV-1a (offset basis 2166136261, prime 16777619)
  * of the map's C variable name, e.g. MOCK_MAP_ID(&km_log_event) = fnv1a32("km_log_event").
- * Computed from the text of the argument (its last identifier), folded to a constant by clang.
+ *
+ * The identity comes from the pointer the program passes at run time, not from the text of the
+ * argument: a lookup through `void *lookup(void *map, ...)` is recorded under the map the caller
+ * gave. The harness names the maps of the program once, after including its source:
+ *
+ *     MOCK_MAPS(km_frontend, km_service, km_log_event);
+ *
+ * which defines mock_map_ident() as a chain of pointer comparisons (folded by clang when the
+ * wrapper is inlined; compared at run time, which the verifier allows root, when it is a
+ * subprogram). A map not listed is recorded as MOCK_MAP_UNKNOWN.
  */
 static __always_inline __u32 mock_map_id_of(const char *text, __u32 size)
 {
@@ -54,24 +63,57 @@ static __always_inline __u32 mock_map_id_of(const char *text, __u32 size)
 		c = text[i];
 		if (c == 0)
 			break;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
-			h = 2166136261u;
-			continue;
-		}
 		h ^= (__u8)c;
 		h *= 16777619u;
 	}
 	return h;
 }
-#define MOCK_MAP_ID(map) mock_map_id_of(#map, sizeof(#map))
+
+#define MOCK_MAP_UNKNOWN 0
+static __always_inline __u32 mock_map_ident(const void *map);
+#define MOCK_MAP_ID(map) mock_map_ident((const void *)(map))
+
+#define MOCK_MAP_IS(m) if (map == (const void *)&(m)) return mock_map_id_of(#m, sizeof(#m));
+#define MOCK_FE_1(f, x) f(x)
+#define MOCK_FE_2(f, x, ...) f(x) MOCK_FE_1(f, __VA_ARGS__)
+#define MOCK_FE_3(f, x, ...) f(x) MOCK_FE_2(f, __VA_ARGS__)
+#define MOCK_FE_4(f, x, ...) f(x) MOCK_FE_3(f, __VA_ARGS__)
+#define MOCK_FE_5(f, x, ...) f(x) MOCK_FE_4(f, __VA_ARGS__)
+#define MOCK_FE_6(f, x, ...) f(x) MOCK_FE_5(f, __VA_ARGS__)
+#define MOCK_FE_7(f, x, ...) f(x) MOCK_FE_6(f, __VA_ARGS__)
+#define MOCK_FE_8(f, x, ...) f(x) MOCK_FE_7(f, __VA_ARGS__)
+#define MOCK_FE_9(f, x, ...) f(x) MOCK_FE_8(f, __VA_ARGS__)
+#define MOCK_FE_10(f, x, ...) f(x) MOCK_FE_9(f, __VA_ARGS__)
+#define MOCK_FE_11(f, x, ...) f(x) MOCK_FE_10(f, __VA_ARGS__)
+#define MOCK_FE_12(f, x, ...) f(x) MOCK_FE_11(f, __VA_ARGS__)
+#define MOCK_FE_13(f, x, ...) f(x) MOCK_FE_12(f, __VA_ARGS__)
+#define MOCK_FE_14(f, x, ...) f(x) MOCK_FE_13(f, __VA_ARGS__)
+#define MOCK_FE_15(f, x, ...) f(x) MOCK_FE_14(f, __VA_ARGS__)
+#define MOCK_FE_16(f, x, ...) f(x) MOCK_FE_15(f, __VA_ARGS__)
+#define MOCK_FE_N(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, n, ...) MOCK_FE_##n
+#define MOCK_FOREACH(f, ...) \
+	MOCK_FE_N(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)(f, __VA_ARGS__)
 
 /*
- * Identity of a socket argument. Default: its value as a number (re-hosted contexts carry a
- * plain number in their sk field). A harness running natively may define its own before
- * including the mock headers (the kernel's socket pointers are neither stable nor readable).
+ * Up to 16 maps. The names are also kept as text in mock_maps_listed, so that userspace refuses
+ * to configure a mock for a map the harness did not name (its calls would all be MOCK_MAP_UNKNOWN).
+ */
+#define MOCK_MAPS(...)                                                 \
+	char mock_maps_listed[] = #__VA_ARGS__;                        \
+	static __always_inline __u32 mock_map_ident(const void *map)  \
+	{                                                              \
+		MOCK_FOREACH(MOCK_MAP_IS, __VA_ARGS__)                 \
+		return MOCK_MAP_UNKNOWN;                               \
+	}
+
+/*
+ * Identity of a socket argument. Default (mock_sk_id in ctx.h): for the socket of a re-hosted
+ * context, the number the test wrote in the context's sk field; otherwise the value as a
+ * number. A harness running natively may define its own before including the mock headers
+ * (the kernel's socket pointers are neither stable nor readable).
  */
 #ifndef MOCK_SK_ID
-#define MOCK_SK_ID(sk) ((__u64)(unsigned long)(sk))
+#define MOCK_SK_ID(sk) mock_sk_id((const void *)(sk))
 #endif
 
 /*

@@ -3,6 +3,11 @@
  * bpf_map_lookup_elem wrapped: a lookup in a map whose MOCK_MAP_ID is listed in
  * mock_map_lookup_cfg.null_map_ids returns NULL without asking the kernel; every other lookup
  * is the real helper. Every lookup is recorded. Default (all zero): nothing forced.
+ * bpf_map_update_elem / bpf_map_delete_elem stay the real helpers (the kernel's return codes:
+ * -ENOENT for a missing key, -EEXIST for BPF_NOEXIST on an existing key, -E2BIG when full) and
+ * are recorded with the value they returned.
+ * The map is identified by the pointer the program passes (MOCK_MAPS in host.h), so calls
+ * through a wrapper taking `void *map` are recorded, and forced to miss, under the right map.
  */
 #ifndef MOCK_MAP_LOOKUP_H
 #define MOCK_MAP_LOOKUP_H
@@ -11,6 +16,7 @@
 
 #define MOCK_MAP_LOOKUP_NULL_IDS 4
 #define MOCK_MAP_LOOKUP_MAX_CALLS 32
+#define MOCK_MAP_WRITE_MAX_CALLS 16
 
 struct mock_map_lookup_cfg {
 	__u32 null_map_ids[MOCK_MAP_LOOKUP_NULL_IDS]; /* MOCK_MAP_IDs forced to miss; 0 = unused entry */
@@ -41,7 +47,8 @@ static __always_inline int mock_map_lookup_forced(__u32 map_id)
 #pragma unroll
 	for (i = 0; i < MOCK_MAP_LOOKUP_NULL_IDS; i++)
 		forced |= mock_map_lookup_cfg.null_map_ids[i] == map_id;
-	return forced;
+	/* 0 marks an unused entry, and a map MOCK_MAPS does not name */
+	return forced && map_id != MOCK_MAP_UNKNOWN;
 }
 
 static __always_inline void mock_map_lookup_record(__u32 map_id, __u32 result)
@@ -68,5 +75,46 @@ static __always_inline void mock_map_lookup_record(__u32 map_id, __u32 result)
 		}                                                                            \
 		___v;                                                                        \
 	})
+
+#define MOCK_MAP_UPDATE 1
+#define MOCK_MAP_DELETE 2
+
+struct mock_map_write_rec {
+	__u32 map_id; /* MOCK_MAP_ID of the map argument */
+	__u32 op;     /* MOCK_MAP_UPDATE / MOCK_MAP_DELETE */
+	__u64 flags;  /* update flags (0 for delete) */
+	__s64 ret;    /* the kernel's return value */
+}; /* 24 bytes */
+
+struct mock_map_write_calls {
+	__u32 count;   /* calls recorded in calls[] */
+	__u32 dropped; /* calls not recorded because calls[] was full */
+	struct mock_map_write_rec calls[MOCK_MAP_WRITE_MAX_CALLS];
+};
+struct mock_map_write_calls mock_map_write_calls;
+
+static __always_inline long mock_map_write_record(__u32 map_id, __u32 op, __u64 flags, long ret)
+{
+	__u32 i = mock_record_slot(&mock_map_write_calls.count, &mock_map_write_calls.dropped,
+				   MOCK_MAP_WRITE_MAX_CALLS);
+
+	if (i < MOCK_MAP_WRITE_MAX_CALLS) {
+		mock_map_write_calls.calls[i].map_id = map_id;
+		mock_map_write_calls.calls[i].op = op;
+		mock_map_write_calls.calls[i].flags = flags;
+		mock_map_write_calls.calls[i].ret = ret;
+	}
+	return ret;
+}
+
+#define bpf_map_update_elem(map, key, value, flags)                                           \
+	({                                                                                    \
+		__u64 ___f = (flags);                                                         \
+		mock_map_write_record(MOCK_MAP_ID(map), MOCK_MAP_UPDATE, ___f,                \
+				      bpf_map_update_elem((map), (key), (value), ___f));      \
+	})
+
+#define bpf_map_delete_elem(map, key) \
+	mock_map_write_record(MOCK_MAP_ID(map), MOCK_MAP_DELETE, 0, bpf_map_delete_elem((map), (key)))
 
 #endif

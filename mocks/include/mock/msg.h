@@ -34,7 +34,7 @@ struct mock_sk_msg_ctx {
 
 /* Socket fields the program sees in its struct sk_msg_md. */
 struct mock_sk_msg {
-	__u64 sk;            /* value of msg->sk: the socket identity (0 = NULL) */
+	__u64 sk;            /* socket identity; nonzero: msg->sk = &mock_sk_msg_sock, 0: NULL */
 	__u32 family;        /* AF_INET 2 / AF_INET6 10 */
 	__u32 remote_ip4;    /* network order */
 	__u32 local_ip4;     /* network order */
@@ -45,6 +45,8 @@ struct mock_sk_msg {
 	__u32 _pad;
 }; /* 64 bytes */
 struct mock_sk_msg mock_sk_msg;
+/* The socket msg->sk points to when mock_sk_msg.sk is nonzero. */
+struct bpf_sock mock_sk_msg_sock;
 
 struct mock_msg_cfg {
 	__s64 push_ret; /* nonzero: bpf_msg_push_data returns this (e.g. -12) and changes nothing */
@@ -96,7 +98,7 @@ static __always_inline void mock_sk_msg_init(struct mock_sk_msg_ctx *c, struct x
 	__builtin_memcpy(c->md.local_ip6, mock_sk_msg.local_ip6, sizeof(c->md.local_ip6));
 	c->md.remote_port = mock_sk_msg.remote_port;
 	c->md.local_port = mock_sk_msg.local_port;
-	c->md.sk = (struct bpf_sock *)(unsigned long)mock_sk_msg.sk;
+	c->md.sk = mock_sk_msg.sk ? &mock_sk_msg_sock : 0;
 }
 
 static __always_inline void mock_msg_record(__u32 op, __u32 start, __u32 len, __u64 flags, long ret)

@@ -11,6 +11,7 @@
 #define MOCK_SK_STORAGE_H
 
 #include "host.h"
+#include "ctx.h" /* MOCK_SK_ID */
 
 #define MOCK_SK_STORAGE_SLOTS 8
 #define MOCK_SK_STORAGE_VALUE_SIZE 256

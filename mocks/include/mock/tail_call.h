@@ -1,34 +1,53 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * bpf_tail_call -> recorded, never jumps (a real tail call needs a program of the same type).
+ * bpf_tail_call -> a real tail call, on the harness's own program array.
  *
- * A call fails unless bit `index` of mock_tail_call_cfg.taken_mask is set (default: all fail, as
- * with an empty program array): the code after it runs, as in the kernel. A taken call returns 0
- * and then runs MOCK_TAIL_CALL_TAKEN_ACTION, which a harness may define before including this
- * header, e.g. as `return` when every tail call of the program sits in a void function whose
- * remaining code is the "tail call failed" path. Default action: none (the code after runs).
- * The program's own return value is what the harness stores, not a tail-called program's.
+ * The program's PROG_ARRAY holds programs of its own type, which cannot run here; the harness
+ * holds mock_tail_progs, a PROG_ARRAY of XDP entries (re-hosted targets, e.g. made with
+ * MOCK_SOCK_ADDR_ENTRY). A test maps (program array, index) to a slot of it and puts a target
+ * there (Mocks.tailCallTarget). The mock writes the context back to its global (ctx.h), then
+ * calls the real bpf_tail_call on mock_tail_progs with the XDP context, so the kernel decides:
+ * a taken call never returns (nothing after it runs; the target's entry runs on the same
+ * context and stores its own return value), an empty slot or an unmapped (array, index) falls
+ * through to the code after the call, and the 33-call limit of a chain is the kernel's.
+ * Every call is recorded before it is made, as taken; a call that comes back is marked failed.
+ * Default (all zero): no (array, index) mapped, every tail call falls through.
+ * Not reproduced: a tail call issued inside a BPF subprogram (a noinline function). The kernel
+ * then returns the target's return value to the subprogram's caller, which carries on; here
+ * that caller gets the target entry's XDP_PASS, and its context copy misses the target's writes.
  */
 #ifndef MOCK_TAIL_CALL_H
 #define MOCK_TAIL_CALL_H
 
 #include "host.h"
+#include "ctx.h"
 
-#ifndef MOCK_TAIL_CALL_TAKEN_ACTION
-#define MOCK_TAIL_CALL_TAKEN_ACTION do { } while (0)
-#endif
+#define MOCK_TAIL_SLOTS 16
+#define MOCK_TAIL_CALL_MAX_CALLS 40 /* a chain the kernel stops at 33 taken calls fits */
 
-#define MOCK_TAIL_CALL_MAX_CALLS 8
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, MOCK_TAIL_SLOTS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} mock_tail_progs SEC(".maps");
+
+struct mock_tail_slot {
+	__u32 used;   /* 1: calls to (map_id, index) go to this slot of mock_tail_progs */
+	__u32 map_id; /* MOCK_MAP_ID of the program's array */
+	__u32 index;  /* index in the program's array */
+	__u32 _pad;
+}; /* 16 bytes */
 
 struct mock_tail_call_cfg {
-	__u64 taken_mask; /* bit i set: a tail call to index i (< 64) counts as taken */
+	struct mock_tail_slot slots[MOCK_TAIL_SLOTS];
 };
 struct mock_tail_call_cfg mock_tail_call_cfg;
 
 struct mock_tail_call_rec {
 	__u32 map_id; /* MOCK_MAP_ID of the program array */
 	__u32 index;  /* index argument */
-	__u32 taken;  /* 1: counted as taken, 0: failed (code after it ran) */
+	__u32 taken;  /* 1: the kernel jumped, 0: the call came back (the code after it ran) */
 	__u32 _pad;
 }; /* 16 bytes */
 
@@ -39,28 +58,50 @@ struct mock_tail_call_calls {
 };
 struct mock_tail_call_calls mock_tail_call_calls;
 
-static __always_inline long mock_tail_call_impl(__u32 map_id, __u32 index)
+/* Slot of mock_tail_progs for (map_id, index); MOCK_TAIL_SLOTS (out of range: falls through) when unmapped. */
+static __always_inline __u32 mock_tail_slot_of(__u32 map_id, __u32 index)
 {
-	__u32 taken = index < 64 && ((mock_tail_call_cfg.taken_mask >> index) & 1);
+	__u32 i;
+
+	for (i = 0; i < MOCK_TAIL_SLOTS; i++) {
+		if (mock_tail_call_cfg.slots[i].used && mock_tail_call_cfg.slots[i].map_id == map_id &&
+		    mock_tail_call_cfg.slots[i].index == index)
+			return i;
+	}
+	return MOCK_TAIL_SLOTS;
+}
+
+static __always_inline __u32 mock_tail_call_begin(__u32 map_id, __u32 index)
+{
 	__u32 i = mock_record_slot(&mock_tail_call_calls.count, &mock_tail_call_calls.dropped,
 				   MOCK_TAIL_CALL_MAX_CALLS);
 
 	if (i < MOCK_TAIL_CALL_MAX_CALLS) {
 		mock_tail_call_calls.calls[i].map_id = map_id;
 		mock_tail_call_calls.calls[i].index = index;
-		mock_tail_call_calls.calls[i].taken = taken;
+		mock_tail_call_calls.calls[i].taken = 1;
 	}
-	return taken ? 0 : -MOCK_ENOENT;
+	return i;
 }
 
-#define bpf_tail_call(ctx, map, index)                                         \
-	({                                                                     \
-		long ___tc = mock_tail_call_impl(MOCK_MAP_ID(map), (index));   \
-		(void)(ctx);                                                   \
-		if (___tc == 0) {                                              \
-			MOCK_TAIL_CALL_TAKEN_ACTION;                           \
-		}                                                              \
-		___tc;                                                         \
+static __always_inline void mock_tail_call_returned(__u32 i)
+{
+	if (i < MOCK_TAIL_CALL_MAX_CALLS)
+		mock_tail_call_calls.calls[i].taken = 0;
+}
+
+/* Inside its own expansion the name is not expanded again: that call is the real helper. */
+#define bpf_tail_call(ctx, map, index)                                                     \
+	({                                                                                 \
+		__u32 ___tid = MOCK_MAP_ID(map);                                           \
+		__u32 ___tix = (index);                                                    \
+		__u32 ___trec = mock_tail_call_begin(___tid, ___tix);                      \
+		long ___tret;                                                              \
+		mock_ctx_save(ctx);                                                        \
+		___tret = bpf_tail_call(mock_ctx_xdp(ctx), &mock_tail_progs,               \
+					mock_tail_slot_of(___tid, ___tix));                \
+		mock_tail_call_returned(___trec);                                          \
+		___tret;                                                                   \
 	})
 
 #endif

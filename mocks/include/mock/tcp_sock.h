@@ -8,6 +8,7 @@
 #define MOCK_TCP_SOCK_H
 
 #include "host.h"
+#include "ctx.h" /* MOCK_SK_ID */
 
 struct bpf_tcp_sock mock_tcp_sock;
 

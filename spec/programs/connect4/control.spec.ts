@@ -5,7 +5,7 @@ import { mapId } from '../../../src/mock/mocks';
 import { AF_INET6, CGROUP_SOCK_OK, encodeManagerKey, IPPROTO_TCP, IPPROTO_UDP, ip4 } from '../../../src/structs';
 import {
   connect4, COOKIE, logLine, lookups, managedNetns, NOW, originalDst, pod, PRE_CONNECT_ONLY, redirected, service, SK,
-  storageBytes, storageGets, storageHex, useConnect4,
+  storageBytes, storageGets, storageHex, TAIL_CALL_FAILED, useConnect4,
 } from './helpers';
 
 const ENABLE = 929;
@@ -206,15 +206,14 @@ describe('cgroup/connect4: control commands, managed netns, DNS, protocol', () =
       h().mocks.storageReturnsNull([0]);
       kmesh().frontend('10.96.0.10', 7);
       kmesh().service(7, service({ waypoint: ['10.96.5.5', 15008] }));
-      h().mocks.tailCallsTaken([0]);
       const c = connect4(h(), { to: '10.96.0.10', port: 80 });
       expect(c.retval).to.equal(CGROUP_SOCK_OK);
       expect(c.ctx).to.deep.equal(redirected(c, '10.96.5.5', 15008));
-      expect(kmesh().logs()).to.deep.equal([logLine('ERR', 'PROBE', 'pre connect: no sk storage\n')]);
+      expect(kmesh().logs()).to.deep.equal([logLine('ERR', 'PROBE', 'pre connect: no sk storage\n'), TAIL_CALL_FAILED]);
       expect(h().mocks.clockCalls(), 'no clock read without storage').to.equal(0);
       expect(storageGets(h())).to.deep.equal(['FORCED', 'CREATED']);
       expect(storageBytes(h())?.toString('hex')).to.equal(storageHex(originalDst('10.96.0.10', 80, true, 0n)));
-      expect(h().mocks.tailCalls()).to.deep.equal([{ map: mapId('km_cgr_tailcall'), index: 0, taken: true }]);
+      expect(h().mocks.tailCalls()).to.deep.equal([{ map: mapId('km_cgr_tailcall'), index: 0, taken: false }]);
     });
   });
 });

@@ -14,6 +14,8 @@ import {
 
 export const OBJECT = 'build/mocks/cgroup_sock_harness.o';
 export const ENTRY = 'xdp_connect4';
+/** The harness's stand-in for the program in km_cgr_tailcall: sets the port to 15001, returns 0. */
+export const TAIL_TARGET = 'xdp_waypoint_target';
 const XDP_PASS = 2;
 const BPF_SK_STORAGE_GET_F_CREATE = 1n;
 
@@ -25,7 +27,7 @@ export const NOW = 1_700_000_000_123n;
 
 /** Load the harness once for the describe(), reset before each test; a fresh KmeshMaps per call. */
 export function useConnect4(): { h: () => Harness; kmesh: () => KmeshMaps } {
-  const h = useHarness(OBJECT, [ENTRY]);
+  const h = useHarness(OBJECT, [ENTRY, TAIL_TARGET]);
   return { h, kmesh: () => new KmeshMaps(h()) };
 }
 

@@ -6,7 +6,7 @@ import { mapId } from '../../../src/mock/mocks';
 import { AF_INET6, CGROUP_SOCK_OK, ip4, LB_POLICY_FAILOVER, LB_POLICY_RANDOM, LB_POLICY_STRICT, port } from '../../../src/structs';
 import {
   connect4, EINVAL, ENOENT, logDebug, logLine, managedNetns, NOW, originalDst, pod, PRE_CONNECT_ONLY, redirected, service,
-  SK, storageBytes, storageGets, storageHex, TAIL_CALL_FAILED, unchangedLine, useConnect4,
+  SK, storageBytes, storageGets, storageHex, TAIL_CALL_FAILED, TAIL_TARGET, unchangedLine, useConnect4,
 } from './helpers';
 
 const VIP = '10.96.0.10';
@@ -76,14 +76,13 @@ describe('cgroup/connect4: original destination, context write, tail call', () =
   describe('C15: set_original_dst_info4 after a rewrite', () => {
     for (const r of REWRITES) {
       it(`C15: after ${r.row}: storage (F_CREATE) holds the original ${VIP}:80, has_set_ip, via_waypoint ${r.viaWaypoint}`, () => {
-        h().mocks.tailCallsTaken([0]);
         r.setUp(kmesh());
         const c = connect4(h(), { to: VIP, port: 80 });
         expect(c.retval).to.equal(CGROUP_SOCK_OK);
         expect(c.ctx).to.deep.equal(redirected(c, ...r.to));
         expect(storageGets(h()), 'pre-connect creates, set_original_dst_info4 finds').to.deep.equal(['CREATED', 'FOUND']);
         expect(storageBytes(h())?.toString('hex')).to.equal(storageHex(originalDst(VIP, 80, r.viaWaypoint)));
-        expect(kmesh().logs()).to.deep.equal([]);
+        expect(kmesh().logs(), 'km_cgr_tailcall is empty').to.deep.equal(r.viaWaypoint ? [TAIL_CALL_FAILED] : []);
       });
     }
 
@@ -186,7 +185,7 @@ describe('cgroup/connect4: original destination, context write, tail call', () =
   describe('C17: the waypoint tail call', () => {
     it('C17: via_waypoint and an empty km_cgr_tailcall[0]: tail call index 0 recorded, ERR "tail call km_cgr_tailcall[0] failed", return 1', () => {
       waypointService(kmesh());
-      h().mocks.tailCallsTaken([1]); // another slot: index 0 still fails
+      h().mocks.tailCallTarget('km_cgr_tailcall', 1, TAIL_TARGET); // another slot: index 0 still empty
       const c = connect4(h(), { to: VIP, port: 80 });
       expect(c.retval).to.equal(CGROUP_SOCK_OK);
       expect(c.ctx).to.deep.equal(redirected(c, ...WAYPOINT));
@@ -194,19 +193,20 @@ describe('cgroup/connect4: original destination, context write, tail call', () =
       expect(kmesh().logs()).to.deep.equal([TAIL_CALL_FAILED]);
     });
 
-    it('C17: a taken tail call (slot 0 filled) logs nothing; the context was written before it', () => {
+    it('C17: a taken tail call (slot 0 filled) ends connect4: nothing after it runs, the target runs on the rewritten context', () => {
       waypointService(kmesh());
-      h().mocks.tailCallsTaken([0]);
+      h().mocks.tailCallTarget('km_cgr_tailcall', 0, TAIL_TARGET);
       const c = connect4(h(), { to: VIP, port: 80 });
-      expect(c.retval).to.equal(CGROUP_SOCK_OK);
-      expect(c.ctx).to.deep.equal(redirected(c, ...WAYPOINT));
+      expect(c.retval, "the target's return value, not connect4's").to.equal(0);
+      expect(c.ctx, 'the waypoint address written before the call, the port by the target').to.deep.equal(redirected(c, WAYPOINT[0], 15001));
       expect(h().mocks.tailCalls()).to.deep.equal([{ ...TAIL_CALL_0, taken: true }]);
-      expect(kmesh().logs()).to.deep.equal([]);
+      expect(kmesh().logs(), 'the failure log after the call never runs').to.deep.equal([]);
+      expect(h().get('mock_runs'), 'connect4 entry, then the target entry').to.equal(2);
     });
 
     it('C17: no waypoint, no tail call', () => {
       plainService(kmesh());
-      h().mocks.tailCallsTaken([0]);
+      h().mocks.tailCallTarget('km_cgr_tailcall', 0, TAIL_TARGET);
       connect4(h(), { to: VIP, port: 80 });
       expect(h().mocks.tailCalls()).to.deep.equal([]);
       expect(kmesh().logs()).to.deep.equal([]);
