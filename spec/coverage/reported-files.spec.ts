@@ -2,7 +2,7 @@
 // mock library, a harness, or system headers; and no program type the kernel cannot test-run.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Collection, ObjectSpec } from '../../src';
@@ -27,6 +27,24 @@ describe('reported files', () => {
   it('a re-hosted program reports its own source, not its harness nor the mock headers it inlined', () => {
     const files = reportedFiles(path.join(ROOT, 'build/fixtures/tag_harness.o'), ['xdp_tag'], ['xdp_tag']);
     expect(files).to.deep.equal(['spec/fixtures/tag.c']);
+  });
+
+  it("a re-hosted program's branches are its own: a map lookup mock adds none to its lines", () => {
+    const rec = new CoverageRecorder();
+    const c = Collection.load(ObjectSpec.fromFile(path.join(ROOT, 'build/fixtures/cov_mocked_harness.o')), { programs: ['xdp_mocked'], hook: rec.hook });
+    try {
+      c.program('xdp_mocked').run({ data: packet(1, 2, 3) });
+      rec.flush({ title: 't' });
+    } finally {
+      c.close();
+    }
+    const report = buildReport(rec.toJSON(ROOT), { ...DEFAULT_CONFIG, html: false, branchTables: [] }, ROOT);
+    const prog = report.files.find((f) => f.file === 'spec/fixtures/cov_mocked.c')!;
+    // Four `if`s in the source, one jump each: 8 edges, on the four `if` lines.
+    const source = readFileSync(path.join(ROOT, 'spec/fixtures/cov_mocked.c'), 'utf8').split('\n');
+    const ifLines = source.flatMap((l, i) => (/^\s*if \(/.test(l) ? [i + 1] : []));
+    expect(ifLines).to.have.length(4);
+    expect(prog.branches.map((b) => b.line)).to.deep.equal(ifLines);
   });
 
   it('a program type the kernel cannot test-run is not instrumented, so it adds no never-run lines', () => {
