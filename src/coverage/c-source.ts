@@ -269,6 +269,19 @@ function labelAt(sc: Scanner, from: number, to: number): Conditional | undefined
   };
 }
 
+/** The innermost `{ ... }` block around p, braces included. */
+export function enclosingBlock(source: string, p: Pos): Range | undefined {
+  const sc = scan(source);
+  const at = (sc.lineOffset(p.line) ?? 0) + p.col - 1;
+  let depth = 0;
+  for (let k = at - 1; k >= 0; k--) {
+    const c = sc.s[k];
+    if (c === '}') depth++;
+    else if (c === '{' && depth-- === 0) return { start: sc.pos(k), end: sc.pos(sc.close(k)) };
+  }
+  return undefined;
+}
+
 export interface FunctionDef {
   name: string;
   /** Line of the name. */

@@ -1,15 +1,15 @@
 // Coverage settings: the "coverage" key of bpfunit.config.json, else .bpfunit-coverage.json at the
 // repository root (every field optional).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { CONFIG_FILE as BPFUNIT_CONFIG_FILE, loadConfig as loadBpfunitConfig } from '../config';
 
 export interface CoverageConfig {
   /** Minimum percentages over the reported files; `check` fails when one is missed. */
   thresholds: { lines?: number; branches?: number; functions?: number };
-  /** Source files to report (globs: `*`, `**`, `?`). Repository-relative globs match files under
-   * the root; files outside it (a sibling checkout) are reported when an absolute or `../` glob
-   * matches them, so system headers never are. */
+  /** Source files to report (globs: `*`, `**`, `?`): repository-relative, or absolute (or `../`)
+   * for sources outside it such as a sibling checkout; `**` matches both. System headers, the mock
+   * library and harnesses are never reported. */
   include: string[];
   exclude: string[];
   /** Branch tables to evaluate (globs). */
@@ -91,15 +91,25 @@ export function globRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** Whether a reported path (repository-relative, or absolute when outside) is to be reported:
- * relative paths against relative globs, absolute ones against absolute (or `../`) globs. */
+/** The C mock library's headers, wherever this package is installed: their code is the mocks',
+ * never the program's. */
+export const MOCK_LIBRARY = resolve(__dirname, '../../mocks/include');
+
+/** Headers of the system and the toolchain (libbpf's bpf_helpers.h, uapi): never reported. */
+const SYSTEM_DIRS = ['/usr/'];
+
+/** A harness: C that includes the mock library to re-host a program; it is test scaffolding. */
+export function isHarness(source: string): boolean {
+  return /^\s*#\s*include\s*[<"]mock\//m.test(source);
+}
+
+/** Whether a reported path (repository-relative, or absolute when outside the repository) is to
+ * be reported: not a system or mock library header, and matched by the globs (a `../` glob is
+ * resolved against the root, so it names files outside it as absolute paths do). */
 export function reported(file: string, config: CoverageConfig, root: string): boolean {
-  const outside = isAbsolute(file);
-  const matches = (globs: string[]) => globs.some((g) => {
-    const absolute = isAbsolute(g) || g.startsWith('../');
-    if (absolute !== outside) return false;
-    return globRegExp(absolute ? resolve(root, g) : g).test(file);
-  });
+  const abs = resolve(root, file);
+  if (SYSTEM_DIRS.some((d) => abs.startsWith(d)) || abs.startsWith(MOCK_LIBRARY + sep)) return false;
+  const matches = (globs: string[]) => globs.some((g) => globRegExp(g.startsWith('../') ? resolve(root, g) : g).test(file));
   return matches(config.include) && !matches(config.exclude);
 }
 

@@ -181,8 +181,9 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
     // A jump of the condition: on its line(s), or inside a function called only there.
     const inCondition = (at: Position) => inHead(at) || (at[0] >= 0 && at[1] > 0 && calleeSide(paths[at[0]], at) === 'head');
     for (const fn of layout.functions) {
-      const found = copiesIn(fn, { key, program: layout.program, inHead, inCondition, look, c });
+      const found = copiesIn(fn, { key, program: layout.program, inHead, inCondition, look, c, ours: (p) => ours.has(p[0]) });
       if (found.viaThen) notes.push('found by its then-statement (clang put the jump on another line)');
+      if (found.viaNext) notes.push('found by the code after it: clang gave the jump the line of the statement before');
       copies.push(...found.copies);
     }
   }
@@ -213,10 +214,12 @@ interface Finder {
   inCondition: (p: Position) => boolean;
   look: (p: Position) => Walked | undefined;
   c: Conditional | undefined;
+  /** The position is in the row's file. */
+  ours: (p: Position) => boolean;
 }
 
 /** The evaluations of the condition in one function of one program. */
-function copiesIn(fn: FunctionLayout, f: Finder): { copies: Copy[]; viaThen: boolean } {
+function copiesIn(fn: FunctionLayout, f: Finder): { copies: Copy[]; viaThen: boolean; viaNext: boolean } {
   const pruned = new Set<number>();
   const decision = (bi: number) => {
     const br = fn.blocks[bi].branch;
@@ -273,7 +276,28 @@ function copiesIn(fn: FunctionLayout, f: Finder): { copies: Copy[]; viaThen: boo
     });
     viaThen = found.size > 0;
   }
-  return { copies: [...found.values()].filter((cp) => cp.edges.length > 0), viaThen };
+  let viaNext = false;
+  const c = f.c;
+  if (found.size === 0 && c?.keyword === 'if' && c.thenJumps && !c.else) {
+    // `if (a) return x; if (b) return x;`: clang may test b right after a and leave b's jump no
+    // line of its own, so it inherits a's line. Such a jump, before this statement, with one edge
+    // straight to the first code after this statement (or into a function called only after it),
+    // is this statement's (only when exactly one is).
+    const after = (p: Position) => f.ours(p) && p[1] > c.stmt.end.line;
+    const next = Math.min(...fn.blocks.flatMap((b) => b.own.filter(after).map((p) => p[1])));
+    const candidates: number[] = [];
+    fn.blocks.forEach((b, bi) => {
+      const br = b.branch;
+      if (b.kind !== 'cond' || !br?.inherited || !f.ours(br.at) || br.at[1] >= c.head.start.line) return;
+      const toNext = (e: Edge) => e.cls === 'out' && (e.byCall || (e.path !== undefined && e.first?.line === next));
+      if (edgesOut(bi, true).filter(toNext).length === 1) candidates.push(bi);
+    });
+    if (candidates.length === 1) {
+      found.set(candidates[0], { key: f.key, program: f.program, fn, edges: edgesOut(candidates[0], true) });
+      viaNext = true;
+    }
+  }
+  return { viaNext, copies: [...found.values()].filter((cp) => cp.edges.length > 0), viaThen };
 }
 
 function within(p: Position, r: Range): boolean {

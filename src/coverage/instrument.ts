@@ -271,6 +271,8 @@ function describe(
   };
   return cfg.functions.map((fn) => {
     let current: Position | undefined;
+    // The last record with a source line: compiler-made code (line 0) is filed under it.
+    let lastReal: Position | undefined;
     const blocks: BlockLayout[] = fn.blocks.map((b) => {
       const lines = new Map<string, [number, number]>();
       const own: Position[] = [];
@@ -279,6 +281,7 @@ function describe(
         if (p) {
           own.push(p);
           current = p;
+          if (p[1] > 0) lastReal = p;
         }
         if (current && current[1] > 0) lines.set(`${current[0]}:${current[1]}`, [current[0], current[1]]);
       }
@@ -286,8 +289,8 @@ function describe(
       const bc = branchCounters[fn.index][b.index];
       if (bc) {
         const jump = cfg.insns[b.end - 1];
-        layout.branch = { at: current ?? [-1, 0, 0], ...bc };
-        if (!jump.line && isConditional(jump)) layout.branch.inherited = true;
+        layout.branch = { at: (current && current[1] > 0 ? current : lastReal) ?? [-1, 0, 0], ...bc };
+        if ((!jump.line || jump.line.line === 0) && isConditional(jump)) layout.branch.inherited = true;
       }
       return layout;
     });

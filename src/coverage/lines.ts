@@ -5,7 +5,9 @@
 // line (a line_info record applies to its instruction and the ones after it, up to the next
 // record); then the sum over every copy, in every program of every object. Max, not sum, within a
 // copy: one C line often spans several blocks (a `for` header has its init, test and step; `a && b`
-// has one block per operand), and the most-run block is how often the line ran.
+// has one block per operand), and the most-run block is how often the line ran. For a loop that
+// clang unrolled, that is the runs of one iteration's copy: a lower bound (a line is hit exactly
+// when some copy ran; gcov of a native build agrees on that, spec/coverage/truth.spec.ts).
 //
 // Branches: every conditional jump, keyed by the file and line of the jump, and by its index among
 // the conditional jumps of that line in its function (in instruction order). Edge 0 is the jump
@@ -41,6 +43,9 @@ export interface FileCoverage {
   lines: Map<number, number>;
   branches: BranchCount[];
   functions: FunctionCount[];
+  /** Statement lines with no code of their own (folded by clang) whose count could not be
+   * decided: the line figure of the file is partial. */
+  undecided?: number[];
 }
 
 /** A line_info path as a repository-relative path (absolute when outside the root). clang records

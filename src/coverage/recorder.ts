@@ -8,6 +8,7 @@ import type { BpfMap } from '../kernel/map';
 import type { Collection, CollectionHook } from '../kernel/collection';
 import { MapSpec, MapType } from '../object/maps';
 import type { ObjectSpec, ProgramSpec } from '../object/object';
+import { canTestRun } from '../object/sections';
 import { instrumentProgram } from './instrument';
 import type { ProgramLayout } from './layout';
 
@@ -71,6 +72,8 @@ export class CoverageRecorder {
     const slices: ProgramSlice[] = [];
     let base = 0;
     const out = programs.map((p) => {
+      // A type the kernel cannot test-run never runs here: its lines would only ever read 0.
+      if (p.kind && !canTestRun(p.kind.type)) return p;
       const { spec: instrumented, layout } = instrumentProgram(p, { map: COVERAGE_MAP, base, object: spec.name, btf: spec.btf });
       const key = layoutKey(layout);
       this.layouts.set(key, layout);
@@ -153,6 +156,24 @@ export function fromJSON(data: CoverageData): { layouts: Map<string, ProgramLayo
     layouts: new Map(Object.entries(data.layouts)),
     tests: data.tests.map((t) => ({ title: t.title, file: t.file, counts: new Map(Object.entries(t.counts).map(([k, v]) => [k, new Map(v)])) })),
   };
+}
+
+/** Two records of the same source tree as one: layouts united, counts of the same test added. */
+export function mergeData(a: CoverageData, b: CoverageData): CoverageData {
+  const tests = new Map(a.tests.map((t) => [t.title, { ...t, counts: { ...t.counts } }]));
+  for (const t of b.tests) {
+    const into = tests.get(t.title);
+    if (!into) {
+      tests.set(t.title, t);
+      continue;
+    }
+    for (const [key, pairs] of Object.entries(t.counts)) {
+      const sum = new Map(into.counts[key] ?? []);
+      for (const [k, n] of pairs) sum.set(k, (sum.get(k) ?? 0) + n);
+      into.counts[key] = [...sum].sort((x, y) => x[0] - y[0]);
+    }
+  }
+  return { version: 1, root: a.root, layouts: { ...a.layouts, ...b.layouts }, tests: [...tests.values()] };
 }
 
 /** Every test's counts added up, per layout key: a dense array of counter values. */

@@ -2,12 +2,13 @@
 // branch-table rows, threshold failures; written as coverage/lcov.info (+ genhtml HTML),
 // coverage/branch-table.json, and a terminal summary.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { evaluateTable, loadTable, RowResult } from './branch-table';
-import { CoverageConfig, findFiles, reported } from './config';
+import { CoverageConfig, findFiles, isHarness, reported } from './config';
 import { lcov } from './lcov';
-import { FileCoverage, fileCoverage, percent, summarize, Totals } from './lines';
+import { FileCoverage, fileCoverage, percent, sourceReader, summarize, Totals } from './lines';
+import { addFoldedArms } from './folded';
 import { CoverageData, fromJSON, totals } from './recorder';
 
 export const DATA_FILE = 'bpf-coverage.json';
@@ -24,8 +25,21 @@ export interface Report {
 
 export function buildReport(data: CoverageData, config: CoverageConfig, root: string): Report {
   const { layouts, tests } = fromJSON(data);
-  const all = fileCoverage(layouts, totals(layouts, tests), root);
-  const files = [...all.values()].filter((f) => reported(f.file, config, root)).sort((a, b) => a.file.localeCompare(b.file));
+  const counts = totals(layouts, tests);
+  const all = fileCoverage(layouts, counts, root);
+  const read = sourceReader(root);
+  const files = [...all.values()]
+    .filter((f) => reported(f.file, config, root) && !isHarness(read(f.file) ?? ''))
+    .sort((a, b) => a.file.localeCompare(b.file));
+  const notes: string[] = [];
+  for (const f of files) {
+    const undecided = addFoldedArms(f, layouts, counts, root, read);
+    if (undecided.length === 0) continue;
+    f.undecided = undecided;
+    const lines = undecided.length === 1 ? `line ${undecided[0]} has no code of its own (clang folded it)` :
+      `lines ${undecided.join(', ')} have no code of their own (clang folded them)`;
+    notes.push(`${f.file}: ${lines} and no single branch decides how often: the line figure is partial (*)`);
+  }
   const t = summarize(files);
   const rows: RowResult[] = [];
   for (const table of findFiles(root, config.branchTables)) {
@@ -41,7 +55,6 @@ export function buildReport(data: CoverageData, config: CoverageConfig, root: st
   check('branches');
   check('functions');
   for (const r of rows) if (!r.covered) failures.push(`branch row ${r.id} (${r.table}) is ${r.status}${r.note ? `: ${r.note}` : ''}`);
-  const notes: string[] = [];
   if (layouts.size === 0) notes.push('no program was loaded under coverage (is BPFUNIT_COVERAGE=1 set, and the hooks required?)');
   return { files, totals: t, rows, failures, notes };
 }
@@ -70,7 +83,8 @@ export function formatSummary(r: Report): string {
     out.push(`  ${'file'.padEnd(w)}  ${'lines'.padEnd(16)}  ${'branches'.padEnd(16)}  functions`);
     for (const f of r.files) {
       const s = summarize([f]);
-      out.push(`  ${f.file.padEnd(w)}  ${pct(s.lines.hit, s.lines.found)}  ${pct(s.branches.hit, s.branches.found)}  ${pct(s.functions.hit, s.functions.found)}`);
+      const lines = `${pct(s.lines.hit, s.lines.found).trimEnd()}${f.undecided ? '*' : ''}`.padEnd(16);
+      out.push(`  ${f.file.padEnd(w)}  ${lines}  ${pct(s.branches.hit, s.branches.found)}  ${pct(s.functions.hit, s.functions.found)}`);
     }
   }
   if (r.rows.length) out.push('', formatRows(r.rows));
@@ -108,6 +122,7 @@ export function writeReports(r: Report, config: CoverageConfig, root: string): s
   written.push(tablePath);
   if (config.html && r.files.length > 0) {
     const html = join(dir, 'html');
+    rmSync(html, { recursive: true, force: true }); // pages of files no longer reported go too
     const g = spawnSync('genhtml', ['--quiet', '--branch-coverage', '--function-coverage', '--ignore-errors', 'source',
       '--title', 'bpfunit BPF coverage', '--output-directory', html, lcovPath], { cwd: root, encoding: 'utf8' });
     if (g.error) r.notes.push(`no HTML: genhtml is not installed (Debian package lcov): ${g.error.message}`);

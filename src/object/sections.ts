@@ -124,3 +124,15 @@ export function progTypeName(type: number): string {
   for (const [name, value] of Object.entries(ProgType)) if (value === type) return name;
   return `type ${type}`;
 }
+
+// Types whose kernel prog_ops have no test_run: BPF_PROG_TEST_RUN refuses them with ENOTSUPP
+// (measured for sk_msg, cgroup_sock_addr, sock_ops, cgroup_sock, sk_skb, sk_reuseport).
+const NOT_TEST_RUNNABLE: ReadonlySet<ProgTypeName> = new Set<ProgTypeName>([
+  'KPROBE', 'TRACEPOINT', 'PERF_EVENT', 'CGROUP_SOCK', 'SOCK_OPS', 'SK_SKB', 'CGROUP_DEVICE', 'SK_MSG',
+  'CGROUP_SOCK_ADDR', 'SK_REUSEPORT', 'CGROUP_SYSCTL', 'CGROUP_SOCKOPT',
+]);
+
+/** Whether BPF_PROG_TEST_RUN can run programs of this type at all. */
+export function canTestRun(type: ProgTypeName): boolean {
+  return !NOT_TEST_RUNNABLE.has(type);
+}
