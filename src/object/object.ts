@@ -1,6 +1,5 @@
 // ObjectSpec: everything in a BPF ELF object that loading needs, linked and ready, with no
 // syscalls. Programs carry their own copies of every subprogram they call.
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Btf } from '../btf/btf';
 import { BtfExt, parseBtfExt } from '../btf/ext';
@@ -10,6 +9,7 @@ import {
   cloneAll, decode, Instruction, isPseudoCall, LD_IMM64, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, slots,
 } from './insn';
 import { btfMaps, dataSectionMaps, isDataSection, MapSpec } from './maps';
+import { readObjectFile } from './file';
 import { SectionKind, sectionKind } from './sections';
 
 export interface ProgramSpec {
@@ -44,13 +44,7 @@ export class ObjectSpec {
   ) {}
 
   static fromFile(path: string): ObjectSpec {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(path);
-    } catch (e) {
-      throw new InputError(`cannot read ${path}: ${(e as Error).message}`);
-    }
-    return ObjectSpec.parse(bytes, basename(path));
+    return ObjectSpec.parse(readObjectFile(path), basename(path));
   }
 
   static parse(bytes: Buffer, name = 'object'): ObjectSpec {
