@@ -57,6 +57,11 @@ export interface ElfRelocation {
 }
 
 export class ElfFile {
+  // Name lookups are indexed once, on first use, so callers looking up every variable or map by
+  // name stay linear in the object's size.
+  private sectionIndex?: Map<string, ElfSection>;
+  private symbolIndex?: Map<string, ElfSymbol>;
+
   constructor(
     readonly sections: ElfSection[],
     readonly symbols: ElfSymbol[],
@@ -64,8 +69,25 @@ export class ElfFile {
     readonly relocations: Map<number, ElfRelocation[]>,
   ) {}
 
+  /** The first section with this name. */
   sectionByName(name: string): ElfSection | undefined {
-    return this.sections.find((s) => s.name === name);
+    if (!this.sectionIndex) {
+      this.sectionIndex = new Map();
+      for (const s of this.sections) if (!this.sectionIndex.has(s.name)) this.sectionIndex.set(s.name, s);
+    }
+    return this.sectionIndex.get(name);
+  }
+
+  /** The first symbol with this name defined in section `section`. */
+  symbolIn(section: number, name: string): ElfSymbol | undefined {
+    if (!this.symbolIndex) {
+      this.symbolIndex = new Map();
+      for (const s of this.symbols) {
+        const key = `${s.section}\0${s.name}`;
+        if (!this.symbolIndex.has(key)) this.symbolIndex.set(key, s);
+      }
+    }
+    return this.symbolIndex.get(`${section}\0${name}`);
   }
 }
 
