@@ -1,7 +1,9 @@
 // The pure stage under mutation: a few thousand seeded mutations of the fixture objects each end
 // in an object model or a typed error, within the per-input time bound (fuzz/, `npm run fuzz` for
-// the long run). Then one crafted input per bug the fuzzer (or its review) found, each expecting
-// the typed error the fix gives.
+// the long run). Then short runs of the other stages: fromFile on odd files, objects of growing
+// size, and the kernel stage (mutated objects loaded, random run/map API calls), with no crash,
+// hang or fd leak. Then one crafted input per bug the fuzzer (or its review) found, each
+// expecting the typed error the fix gives.
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -9,11 +11,24 @@ import { BpfUnitError, ElfError, LinkError } from '../src/errors';
 import { ObjectSpec } from '../src/object/object';
 import { exercise, generateInput, loadCorpus, Prng, runInput } from '../fuzz/fuzzer';
 import { fuzzGuarded } from '../fuzz/guard';
-import { DEFAULT_HANG_MS, DEFAULT_TIME_BOUND_MS, failed, formatReport, parseArgs } from '../fuzz/run';
+import { kernelFuzz } from '../fuzz/kernel';
+import { DEFAULT_HANG_MS, DEFAULT_TIME_BOUND_MS, failed, formatKernel, formatReport, parseArgs } from '../fuzz/run';
+import { filesStage, sizeStage } from '../fuzz/stages';
 
 const ROOT = path.resolve(__dirname, '..');
 const SEED = 0x5eed;
 const INPUTS = 3000;
+const KERNEL_INPUTS = 80;
+
+/** Untyped errors of the run/map API being fixed in parallel (issue 9 item 6: option validation,
+ * Uint8Array/array/string where a Buffer is expected). Tolerated here, and only here, until that
+ * fix is merged; the fuzz CLI reports them as failures. */
+const PENDING_API_DEFECTS = [
+  /^TypeError: (data|ctx|key|value)\.copy is not a function$/,
+  /^RangeError: The value of "(value|size)" is out of range\./,
+  /^RangeError: The number .* cannot be converted to a BigInt because it is not an integer$/,
+  /^TypeError: Cannot mix BigInt and other types/,
+];
 
 function object(name: string): Buffer {
   const p = path.join(ROOT, 'build', 'fixtures', `${name}.o`);
@@ -148,14 +163,60 @@ describe('fuzz: the pure stage under mutation', function () {
     expect(Array.from({ length: 4 }, () => again.u32())).to.deep.equal(seq);
   });
 
+  it('fromFile on odd files (/dev/zero, a FIFO, a directory, a 1 GiB sparse file...) is an InputError at once', () => {
+    const f = filesStage();
+    expect(f.hang).to.equal(false);
+    expect(f.wrong).to.deep.equal([]);
+    const byKind = new Map(f.outcomes.map((o) => [o.kind, o]));
+    expect(byKind.get('/dev/zero')!.message).to.equal('cannot read /dev/zero: it is a character device, not a regular file');
+    expect(byKind.get('FIFO without a writer')!.message).to.match(/it is a FIFO, not a regular file$/);
+    expect(byKind.get('1 GiB sparse file')!.message).to.match(/it is 1073741824 bytes, more than the 268435456 bytes/);
+    expect(byKind.get('a regular object')!.programs).to.equal(2);
+  });
+
+  it('objects of growing size parse completely (their time per byte is a figure of the CLI run, not asserted)', () => {
+    const s = sizeStage([0.05, 0.2], 3, 1);
+    expect(s.points.map((p) => [p.programs, p.zeroSizes, p.complete])).to.deep.equal([
+      [50, false, true], [200, false, true], [50, true, true], [200, true, true],
+    ]);
+    expect(s.points[1].bytes).to.be.greaterThan(s.points[0].bytes);
+  });
+
+  it(`${KERNEL_INPUTS} kernel-stage inputs: every parsed object loads or fails typed, API calls too; no crash, hang or fd leak`, async () => {
+    const k = await kernelFuzz({ iterations: KERNEL_INPUTS, seed: SEED, hangMs: DEFAULT_HANG_MS });
+    const text = formatKernel(k);
+    expect(k.crashes, text).to.deep.equal([]);
+    expect(k.hangs, text).to.deep.equal([]);
+    expect(k.fdLeaks, text).to.deep.equal([]);
+    expect(k.inputs).to.equal(KERNEL_INPUTS);
+    expect(k.loads.inputs).to.equal(KERNEL_INPUTS / 2);
+    expect(k.loads.parsed, text).to.be.greaterThan(0);
+    expect(k.loads.loaded, text).to.be.greaterThan(0);
+    expect(k.api.ok, text).to.be.greaterThan(0);
+    expect(k.untyped.filter((u) => u.what.startsWith('load ')), text).to.deep.equal([]);
+    const unexpected = k.untyped.filter((u) => !PENDING_API_DEFECTS.some((re) => re.test(`${u.error}: ${u.message}`)));
+    expect(unexpected.map((u) => `${u.error}: ${u.message} (${u.what})`), text).to.deep.equal([]);
+  });
+
   it('parses the CLI arguments', () => {
-    expect(parseArgs(['--iterations', '5', '--seed', '9'])).to.include({ iterations: 5, seed: 9, timeBoundMs: 200 });
+    expect(parseArgs(['--iterations', '5', '--seed', '9', '--kernel', '7'])).to.include({ iterations: 5, seed: 9, timeBoundMs: 200, kernel: 7 });
+    expect(parseArgs(['--seed', '3', '--kernel-reproduce', '12'])).to.include({ seed: 3, kernelReproduce: 12 });
+    expect(() => parseArgs(['--kernel-reproduce', '3'])).to.throw(/--seed/);
     expect(parseArgs([], () => 77)).to.include({ iterations: 100_000, seed: 77 });
     expect(() => parseArgs(['--reproduce', '3'])).to.throw(/--seed/);
     expect(() => parseArgs(['--iterations', 'x'])).to.throw(/integer/);
   });
 
   describe('regressions', () => {
+    // Found by the kernel stage as an fd leak: .strtab retyped to SHT_NOBITS named every symbol '',
+    // Collection.load kept one program per name and never closed the other's fd.
+    it('two programs of one name are a LinkError, not a program whose fd nothing holds', () => {
+      const buf = object('loader_calls');
+      const a = symbolAt(buf, 'calls_chain');
+      buf.writeUInt32LE(buf.readUInt32LE(symbolAt(buf, 'calls_global')), a); // st_name
+      expectTyped(buf, LinkError, /^two programs are named 'calls_global'$/);
+    });
+
     // Found as a hang (1 GiB .bss allocated, then copied into the map's initial contents).
     it('a SHT_NOBITS section claiming a gigabyte is an ElfError, not a gigabyte allocated and copied', () => {
       const buf = object('loader_data');

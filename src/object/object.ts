@@ -75,6 +75,9 @@ export class ObjectSpec {
         instructions: link(fn, byStart, taken),
       });
     }
+    // Programs and maps are addressed (and their fds kept) by name: two of one name could not be.
+    unique(programs, 'program');
+    unique(maps, 'map');
     return new ObjectSpec(name, elf, btf, btfExt, programs, maps);
   }
 
@@ -98,6 +101,14 @@ export class ObjectSpec {
       const sec = this.elf.sectionByName(section);
       return sec && this.elf.symbolIn(sec.index, variable)?.value;
     });
+  }
+}
+
+function unique(items: { name: string }[], what: string): void {
+  const seen = new Set<string>();
+  for (const { name } of items) {
+    if (seen.has(name)) throw new LinkError(`two ${what}s are named '${name}'`);
+    seen.add(name);
   }
 }
 
