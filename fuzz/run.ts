@@ -13,7 +13,7 @@ import { BpfUnitError } from '../src/errors';
 import { corpusDigest, Failure, FuzzReport, generateInput, loadCorpus, ROOT, runInput, SlowInput, exercise } from './fuzzer';
 import { fuzzGuarded, GuardedResult } from './guard';
 import { ObjectSpec } from '../src/object/object';
-import { closeApi, KernelReport, kernelFuzz, openApi, runKernelInput } from './kernel';
+import { closeApi, KERNEL_HANG_MS, KernelReport, kernelFuzz, openApi, runKernelInput } from './kernel';
 import { filesStage, FilesReport, sizeStage, SizeReport } from './stages';
 
 export interface CliOptions {
@@ -227,7 +227,7 @@ async function main(argv: string[]): Promise<number> {
     log(`kernel stage: ${fmt(kernelInputs)} inputs`);
     let shown = 0;
     kernel = await kernelFuzz({
-      iterations: kernelInputs, seed: opts.seed, hangMs: opts.hangMs,
+      iterations: kernelInputs, seed: opts.seed, hangMs: Math.max(opts.hangMs, KERNEL_HANG_MS),
       onProgress: (done) => {
         if (done - shown >= Math.max(500, kernelInputs / 10)) {
           shown = done;

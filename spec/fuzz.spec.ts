@@ -11,7 +11,7 @@ import { BpfUnitError, ElfError, LinkError } from '../src/errors';
 import { ObjectSpec } from '../src/object/object';
 import { exercise, generateInput, loadCorpus, Prng, runInput } from '../fuzz/fuzzer';
 import { fuzzGuarded } from '../fuzz/guard';
-import { kernelFuzz } from '../fuzz/kernel';
+import { KERNEL_HANG_MS, kernelFuzz } from '../fuzz/kernel';
 import { DEFAULT_HANG_MS, DEFAULT_TIME_BOUND_MS, failed, formatKernel, formatReport, parseArgs } from '../fuzz/run';
 import { filesStage, sizeStage } from '../fuzz/stages';
 
@@ -183,7 +183,7 @@ describe('fuzz: the pure stage under mutation', function () {
   });
 
   it(`${KERNEL_INPUTS} kernel-stage inputs: every parsed object loads or fails typed, API calls too; no crash, hang or fd leak`, async () => {
-    const k = await kernelFuzz({ iterations: KERNEL_INPUTS, seed: SEED, hangMs: DEFAULT_HANG_MS });
+    const k = await kernelFuzz({ iterations: KERNEL_INPUTS, seed: SEED, hangMs: KERNEL_HANG_MS });
     const text = formatKernel(k);
     expect(k.crashes, text).to.deep.equal([]);
     expect(k.hangs, text).to.deep.equal([]);
