@@ -75,17 +75,21 @@ function bytesArg(rng: Prng, size: number, desc: string[], what: string): unknow
   return 'x'.repeat(size);
 }
 
-/** A u32 option: usually valid (small, so the kernel is not asked to repeat 4 billion times),
- * sometimes out of range or not an integer. */
-function optionNumber(rng: Prng, valid: () => number): number {
-  return rng.chance(0.75) ? valid() : rng.pick(ODD_NUMBERS);
+/** Not a u32 at all: what every u32 option must refuse. */
+const NOT_U32 = [-1, 2 ** 32, 2 ** 53, 1.5, NaN, Infinity, -Infinity];
+
+/** A u32 option: usually valid, sometimes odd (`odd`: out of range, not an integer, or u32
+ * boundaries where the option stays cheap). */
+function optionNumber(rng: Prng, valid: () => number, odd: readonly number[] = ODD_NUMBERS): number {
+  return rng.chance(0.75) ? valid() : rng.pick(odd);
 }
 
 function runOptions(rng: Prng, desc: string[]): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   if (rng.chance(0.9)) o.data = bytesArg(rng, sizeOf(rng), desc, 'data');
   if (rng.chance(0.3)) o.ctx = bytesArg(rng, rng.pick([0, 4, 20, 24, 28, 192, 200]), desc, 'ctx');
-  if (rng.chance(0.4)) o.repeat = optionNumber(rng, () => rng.below(101));
+  // A valid repeat of 2^31 is honoured: the kernel runs the program 2 billion times (minutes).
+  if (rng.chance(0.4)) o.repeat = optionNumber(rng, () => rng.below(101), NOT_U32);
   // Flag 2 (BPF_F_TEST_XDP_LIVE_FRAMES) would hand packets to the network stack: never set alone.
   if (rng.chance(0.3)) o.flags = optionNumber(rng, () => rng.pick([0, 1, 4, 8, 0x10000]));
   if (rng.chance(0.3)) o.cpu = optionNumber(rng, () => rng.below(4));
@@ -154,13 +158,14 @@ export function closeApi(api: Api): void {
   for (const c of api.collections) c.coll.close();
 }
 
-/** Runs kernel-stage input `index` of `seed`. */
-export function runKernelInput(corpus: CorpusEntry[], api: Api, seed: number, index: number): KernelInputResult {
+/** Runs kernel-stage input `index` of `seed`; `starting` hears what it is just before it runs. */
+export function runKernelInput(corpus: CorpusEntry[], api: Api, seed: number, index: number, starting?: (what: string) => void): KernelInputResult {
   const t0 = performance.now();
   const done = (r: Omit<KernelInputResult, 'ms' | 'index'>): KernelInputResult => ({ ...r, index, ms: performance.now() - t0 });
   if (index % 2 === 0) {
     const input = generateInput(corpus, seed, index);
     const what = `load ${input.file}: ${input.mutations.join('; ')}`;
+    starting?.(what);
     let spec: ObjectSpec;
     try {
       spec = ObjectSpec.parse(input.bytes, input.file);
@@ -180,6 +185,7 @@ export function runKernelInput(corpus: CorpusEntry[], api: Api, seed: number, in
   }
   const rng = new Prng(inputSeed(seed ^ 0x6b65726e, index));
   const { what, call } = apiCall(rng, api);
+  starting?.(what);
   const before = openFds();
   let outcome: KernelOutcome = { kind: 'ok', what };
   try {
@@ -196,7 +202,7 @@ export function runKernelInput(corpus: CorpusEntry[], api: Api, seed: number, in
 // The child process and the parent that keeps it going.
 
 interface ChildParams { seed: number; from: number; to: number; root: string }
-type ChildMessage = { t: 'start'; index: number } | { t: 'done'; result: KernelInputResult } | { t: 'ready' };
+type ChildMessage = { t: 'start'; index: number; what: string } | { t: 'done'; result: KernelInputResult } | { t: 'ready' };
 
 /** Entry point of the child (fuzz/kernel-child.ts). */
 export function kernelChildMain(): void {
@@ -206,8 +212,7 @@ export function kernelChildMain(): void {
   const send = (m: ChildMessage) => process.send!(m);
   send({ t: 'ready' });
   for (let index = p.from; index < p.to; index++) {
-    send({ t: 'start', index });
-    send({ t: 'done', result: runKernelInput(corpus, api, p.seed, index) });
+    send({ t: 'done', result: runKernelInput(corpus, api, p.seed, index, (what) => send({ t: 'start', index, what })) });
   }
   closeApi(api);
   process.disconnect();
@@ -231,8 +236,8 @@ export interface KernelReport {
   /** One per distinct (error class, throwing source line), in the run/map API or in loading. */
   untyped: KernelFailure[];
   fdLeaks: { index: number; what: string; before: number; after: number }[];
-  crashes: { index: number; how: string; stderr: string }[];
-  hangs: { index: number; ms: number }[];
+  crashes: { index: number; what: string; how: string; stderr: string }[];
+  hangs: { index: number; what: string; ms: number }[];
   slowest: { index: number; ms: number; what: string } | undefined;
   elapsedMs: number;
   inputsPerSecond: number;
@@ -314,6 +319,7 @@ function runChild(root: string, opts: KernelFuzzOptions, from: number, record: (
     stderr = (stderr + d.toString()).slice(-2000);
   });
   let current = -1;
+  let currentWhat = '';
   let since = performance.now();
   let finished = from;
   let hung = false;
@@ -323,7 +329,7 @@ function runChild(root: string, opts: KernelFuzzOptions, from: number, record: (
     const timer = setInterval(() => {
       if (!hung && ready && current >= 0 && performance.now() - since > opts.hangMs) {
         hung = true;
-        r.hangs.push({ index: current, ms: performance.now() - since });
+        r.hangs.push({ index: current, what: currentWhat, ms: performance.now() - since });
         child.kill('SIGKILL');
       }
     }, 100);
@@ -331,6 +337,7 @@ function runChild(root: string, opts: KernelFuzzOptions, from: number, record: (
       if (m.t === 'ready') ready = true;
       else if (m.t === 'start') {
         current = m.index;
+        currentWhat = m.what;
         since = performance.now();
       } else {
         record(m.result);
@@ -344,7 +351,7 @@ function runChild(root: string, opts: KernelFuzzOptions, from: number, record: (
       if (finished >= opts.iterations) return resolve(finished);
       if (!hung) {
         const at = current >= 0 ? current : finished;
-        r.crashes.push({ index: at, how: signal ? `killed by ${signal}` : `exited with code ${code}`, stderr: stderr.trim().split('\n').slice(-6).join('\n') });
+        r.crashes.push({ index: at, what: current >= 0 ? currentWhat : '(between inputs)', how: signal ? `killed by ${signal}` : `exited with code ${code}`, stderr: stderr.trim().split('\n').slice(-6).join('\n') });
       }
       // Past the input that crashed or hung; a child that died before its first input is not retried.
       resolve(current >= 0 ? current + 1 : ready ? finished : opts.iterations);

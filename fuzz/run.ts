@@ -145,8 +145,9 @@ export function formatKernel(k: KernelReport): string {
   lines.push(`  fd leaks: ${k.fdLeaks.length}`);
   for (const l of k.fdLeaks.slice(0, 10)) lines.push(`    ${l.before} -> ${l.after} fds: ${l.what} (--kernel-reproduce ${l.index})`);
   lines.push(`  crashes of the process: ${k.crashes.length}`);
-  for (const c of k.crashes.slice(0, 10)) lines.push(`    input ${c.index}: ${c.how} (--kernel-reproduce ${c.index})\n      ${c.stderr.replace(/\n/g, '\n      ')}`);
-  lines.push(`  hangs: ${k.hangs.length}${k.hangs.map((h) => ` (input ${h.index} after ${h.ms.toFixed(0)} ms)`).join('')}`);
+  for (const c of k.crashes.slice(0, 10)) lines.push(`    input ${c.index}: ${c.how}: ${c.what} (--kernel-reproduce ${c.index})\n      ${c.stderr.replace(/\n/g, '\n      ')}`);
+  lines.push(`  hangs (stopped after ${KERNEL_HANG_MS / 1000} s): ${k.hangs.length}`);
+  for (const h of k.hangs.slice(0, 10)) lines.push(`    input ${h.index}: ${h.what} (--kernel-reproduce ${h.index})`);
   if (k.slowest) lines.push(`  slowest input: ${k.slowest.ms.toFixed(1)} ms (input ${k.slowest.index}: ${k.slowest.what})`);
   return lines.join('\n');
 }
