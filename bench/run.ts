@@ -17,6 +17,7 @@ import { Collection, ObjectSpec } from '../src';
 import { addressOf, closeFd } from '../src/sys/ffi';
 import { casesSpec } from './cases';
 import { loadConfig as loadCoverageConfig } from '../src/coverage/config';
+import { sizedOptions, syntheticObject } from '../spec/support/synthetic';
 
 const ROOT = path.resolve(__dirname, '..');
 const OBJECT = path.join(ROOT, 'build/fixtures/bench_trivial.o');
@@ -286,6 +287,34 @@ export function scalingRows(): Row[] {
   return rows;
 }
 
+/** ObjectSpec.parse on synthetic objects of 1, 3 and 10 MB (1k, 3k and 10k programs). The
+ * reference of each row is the 1 MB object's time per byte times this object's size, so the ratio
+ * is how much time per byte grew: 1.0x is linear. */
+function parseCases(): Case[] {
+  const sizes: [programs: number, mb: number][] = [[1000, 1], [3000, 3], [10000, 10]];
+  const objects = sizes.map(([n, mb]) => syntheticObject(sizedOptions(n, mb * 1e6)));
+  const parse = (bytes: Buffer) => () => {
+    ObjectSpec.parse(bytes);
+  };
+  let smallNsPerByte: number | undefined;
+  return sizes.map(([n, mb], k) => {
+    const bytes = objects[k].bytes;
+    return {
+      name: `parse ${n / 1000}k programs / ${mb} MB object (${bytes.length.toLocaleString('en-US')} bytes)`,
+      iterations: 5,
+      run: parse(bytes),
+      baseline: () => {
+        smallNsPerByte ??= measure('small', parse(objects[0].bytes), 5).nsPerOp / objects[0].bytes.length;
+        return smallNsPerByte * bytes.length;
+      },
+      check: () => {
+        const got = ObjectSpec.parse(bytes).programs.length;
+        if (got !== n) fail(`parse: ${got} programs, expected ${n}`);
+      },
+    };
+  });
+}
+
 function runCases(cases: Case[], iterations: number, native: NativeResult | undefined): Row[] {
   return cases.map((c) => {
     const m = measure(c.name, c.run, c.iterations ?? iterations);
@@ -343,6 +372,8 @@ function main(): void {
   }
   rows.push(...syscallRows());
   rows.push(...scalingRows());
+  const parseRows = runCases(parseCases(), iterations, undefined);
+  rows.push(...parseRows);
   rows.push(...runCases(precommitCases(), iterations, undefined));
   rows.push(...runCases(coverageCases(), iterations, undefined));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -354,6 +385,7 @@ function main(): void {
   console.log(`bpfunit bench: node ${env.node}, kernel ${env.kernel}, ${env.cpus} CPUs; ${iterations} iterations per row ` +
     `(median of ${ROUNDS} rounds after ${env.warmup} warm-up), fixture ${path.relative(ROOT, OBJECT)}`);
   console.log(table(rows));
+  console.log(`parse: ${parseRows.map((r) => `${(r.bpfunitNs / 1e6).toFixed(0)} ms, ${(r.bpfunitNs / Number(/\(([\d,]+) bytes\)/.exec(r.operation)![1].replace(/,/g, ''))).toFixed(1)} ns/byte`).join('; ')} (ratio: time per byte / the 1 MB object's)`);
   console.log(`(${seconds.toFixed(1)} s; ratio = bpfunit / native, or / \`node -e 0\` for the make rows, or / the plain run for coverage; timings are informational, nothing is asserted)`);
 }
 

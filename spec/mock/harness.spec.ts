@@ -43,7 +43,7 @@ describe('Harness (globals through BTF, state reset per test)', () => {
   it('rejects unknown globals, unknown fields and values that do not fit', () => {
     expect(() => h().get('nope')).to.throw(InputError, /no writable global named 'nope'/);
     expect(() => h().set('cfg', { colour: 1 })).to.throw(InputError, /no field 'colour'/);
-    expect(() => h().set('cfg', { flags: 256 })).to.throw(InputError, /cfg.flags: 256 does not fit in 1 bytes/);
+    expect(() => h().set('cfg', { flags: 256 })).to.throw(InputError, /cfg.flags: 256 is out of range \(unsigned char holds 0..255\)/);
     expect(() => h().set('cfg', { tag: 'too-long-tag' })).to.throw(InputError, /does not fit in char\[8\]/);
     expect(() => h().set('calls', [{}, {}, {}, {}, {}])).to.throw(InputError, /5 elements do not fit in \[4\]/);
   });

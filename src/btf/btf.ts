@@ -2,6 +2,7 @@
 // Pure: no syscalls. Every read is bounds-checked so malformed input always ends in BtfError.
 
 import { BtfError } from '../errors';
+import { NulIndex } from '../elf/strings';
 
 export const enum BtfKind {
   Unknown = 0, Int = 1, Ptr = 2, Array = 3, Struct = 4, Union = 5, Enum = 6, Fwd = 7, Typedef = 8,
@@ -81,6 +82,7 @@ const MODIFIER_KINDS = new Set<BtfKind>([
 
 export class Btf {
   private readonly strCache = new Map<number, string>();
+  private nuls?: NulIndex;
 
   private constructor(
     readonly types: BtfType[],
@@ -263,7 +265,8 @@ export class Btf {
     if (!Number.isInteger(offset) || offset < 0 || offset >= buf.length) {
       throw new BtfError(`${prefix}string offset ${offset} out of range (string section is ${buf.length} bytes)`);
     }
-    const end = buf.indexOf(0, offset);
+    this.nuls ??= new NulIndex(buf);
+    const end = this.nuls.end(offset);
     if (end < 0) throw new BtfError(`${prefix}string at offset ${offset} is not NUL-terminated`);
     const s = buf.toString('utf8', offset, end);
     this.strCache.set(offset, s);

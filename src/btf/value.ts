@@ -18,21 +18,71 @@ function isAggregate(btf: Btf, id: number): boolean {
   return k === BtfKind.Struct || k === BtfKind.Union;
 }
 
+/** What C allows in an integer type: its signedness and its range. */
+interface IntShape {
+  name: string;
+  signed: boolean;
+  min: bigint;
+  max: bigint;
+}
+
+function shape(name: string, bits: number, signed: boolean): IntShape {
+  const b = BigInt(bits);
+  return signed
+    ? { name, signed, min: -(1n << (b - 1n)), max: (1n << (b - 1n)) - 1n }
+    : { name, signed, min: 0n, max: (1n << b) - 1n };
+}
+
+const BTF_INT_SIGNED = 1;
+const BTF_INT_BOOL = 4;
+
+/** The integer shape of an INT, ENUM, ENUM64 or PTR type; undefined for other kinds. */
+function intShape(btf: Btf, t: BtfType): IntShape | undefined {
+  switch (t.kind) {
+    case BtfKind.Int: {
+      const enc = t.int?.encoding ?? 0;
+      if (enc & BTF_INT_BOOL) return shape(t.name, 1, false);
+      return shape(t.name, t.size! * 8, (enc & BTF_INT_SIGNED) !== 0);
+    }
+    case BtfKind.Enum:
+    case BtfKind.Enum64: {
+      // kind_flag marks a signed enum (clang 15+, with ENUM64). Older producers left ENUM's flag 0
+      // and wrote negative enumerators as their two's complement: an enumerator with the top bit
+      // set is read as one, as C gives an enum with a negative enumerator a signed type.
+      const bits = t.size! * 8;
+      const top = 1n << BigInt(bits - 1);
+      const signed = t.kindFlag || (t.kind === BtfKind.Enum && (t.values ?? []).some((v) => v.value >= top));
+      return shape(`enum ${t.name || '(anonymous)'}`, bits, signed);
+    }
+    case BtfKind.Ptr:
+      return shape('pointer', btf.sizeOf(t.id) * 8, false);
+    default:
+      return undefined;
+  }
+}
+
 function readInt(buf: Buffer, at: number, size: number, signed: boolean): number | bigint {
   switch (size) {
     case 1: return signed ? buf.readInt8(at) : buf.readUInt8(at);
     case 2: return signed ? buf.readInt16LE(at) : buf.readUInt16LE(at);
     case 4: return signed ? buf.readInt32LE(at) : buf.readUInt32LE(at);
     case 8: return signed ? buf.readBigInt64LE(at) : buf.readBigUInt64LE(at);
-    default: return BigInt('0x' + (Buffer.from(buf.subarray(at, at + size)).reverse().toString('hex') || '0'));
+    default: {
+      const raw = BigInt('0x' + (Buffer.from(buf.subarray(at, at + size)).reverse().toString('hex') || '0'));
+      return signed ? BigInt.asIntN(size * 8, raw) : raw;
+    }
   }
 }
 
-function writeInt(buf: Buffer, at: number, size: number, value: CValue, what: string): void {
-  if (typeof value !== 'number' && typeof value !== 'bigint') throw new InputError(`${what}: expected a number, got ${typeof value}`);
+function writeInt(buf: Buffer, at: number, size: number, s: IntShape, value: CValue, what: string): void {
+  const range = `${s.name} holds ${s.min}..${s.max}`;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) throw new InputError(`${what}: ${value} is not an integer (${range})`);
+  } else if (typeof value !== 'bigint') {
+    throw new InputError(`${what}: expected an integer, got ${Array.isArray(value) ? 'an array' : typeof value} (${range})`);
+  }
   let v = BigInt(value);
-  const bits = BigInt(size * 8);
-  if (v < -(1n << (bits - 1n)) || v >= 1n << bits) throw new InputError(`${what}: ${value} does not fit in ${size} bytes`);
+  if (v < s.min || v > s.max) throw new InputError(`${what}: ${value} is out of range (${range})`);
   v = BigInt.asUintN(size * 8, v);
   for (let k = 0; k < size; k++) {
     buf[at + k] = Number(v & 0xffn);
@@ -44,10 +94,9 @@ export function readValue(btf: Btf, typeId: number, buf: Buffer, at = 0): CValue
   const t = btf.resolve(typeId);
   switch (t.kind) {
     case BtfKind.Int:
-      return readInt(buf, at, t.size!, ((t.int?.encoding ?? 0) & 1) !== 0);
     case BtfKind.Enum:
     case BtfKind.Enum64:
-      return readInt(buf, at, t.size!, t.kindFlag);
+      return readInt(buf, at, t.size!, intShape(btf, t)!.signed);
     case BtfKind.Ptr:
       return buf.readBigUInt64LE(at);
     case BtfKind.Array: {
@@ -89,7 +138,7 @@ export function writeValue(btf: Btf, typeId: number, buf: Buffer, at: number, va
     case BtfKind.Enum:
     case BtfKind.Enum64:
     case BtfKind.Ptr:
-      return writeInt(buf, at, btf.sizeOf(typeId), value, what);
+      return writeInt(buf, at, btf.sizeOf(typeId), intShape(btf, t)!, value, what);
     case BtfKind.Array: {
       const { type, nelems } = t.array!;
       const size = btf.sizeOf(type);

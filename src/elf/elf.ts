@@ -1,6 +1,7 @@
 // A reader for 64-bit little-endian ELF relocatable objects, the format clang emits for BPF.
 // It only reads: section headers, the symbol table and relocation tables.
 import { ElfError } from '../errors';
+import { NulIndex } from './strings';
 
 export const SHT_PROGBITS = 1;
 export const SHT_SYMTAB = 2;
@@ -57,6 +58,11 @@ export interface ElfRelocation {
 }
 
 export class ElfFile {
+  // Name lookups are indexed once, on first use, so callers looking up every variable or map by
+  // name stay linear in the object's size.
+  private sectionIndex?: Map<string, ElfSection>;
+  private symbolIndex?: Map<string, ElfSymbol>;
+
   constructor(
     readonly sections: ElfSection[],
     readonly symbols: ElfSymbol[],
@@ -64,8 +70,25 @@ export class ElfFile {
     readonly relocations: Map<number, ElfRelocation[]>,
   ) {}
 
+  /** The first section with this name. */
   sectionByName(name: string): ElfSection | undefined {
-    return this.sections.find((s) => s.name === name);
+    if (!this.sectionIndex) {
+      this.sectionIndex = new Map();
+      for (const s of this.sections) if (!this.sectionIndex.has(s.name)) this.sectionIndex.set(s.name, s);
+    }
+    return this.sectionIndex.get(name);
+  }
+
+  /** The first symbol with this name defined in section `section`. */
+  symbolIn(section: number, name: string): ElfSymbol | undefined {
+    if (!this.symbolIndex) {
+      this.symbolIndex = new Map();
+      for (const s of this.symbols) {
+        const key = `${s.section}\0${s.name}`;
+        if (!this.symbolIndex.has(key)) this.symbolIndex.set(key, s);
+      }
+    }
+    return this.symbolIndex.get(`${section}\0${name}`);
   }
 }
 
@@ -77,9 +100,9 @@ function need(buf: Buffer, offset: number, length: number, what: string): void {
   }
 }
 
-function cString(buf: Buffer, offset: number, what: string): string {
+function cString(buf: Buffer, nuls: NulIndex, offset: number, what: string): string {
   if (offset >= buf.length) throw new ElfError(`${what}: string offset ${offset} is out of range`);
-  const end = buf.indexOf(0, offset);
+  const end = nuls.end(offset);
   if (end < 0) throw new ElfError(`${what}: string at ${offset} is not NUL-terminated`);
   return buf.toString('latin1', offset, end);
 }
@@ -127,9 +150,10 @@ export function parseElf(file: Buffer): ElfFile {
   }
   const shstr = raw[shstrndx];
   const names = file.subarray(shstr.offset, shstr.offset + shstr.size);
+  const nameNuls = new NulIndex(names);
   const sections: ElfSection[] = raw.map((s, index) => ({
     index,
-    name: index === 0 ? '' : cString(names, s.nameOff, `name of section ${index}`),
+    name: index === 0 ? '' : cString(names, nameNuls, s.nameOff, `name of section ${index}`),
     type: s.type,
     flags: s.flags,
     size: s.size,
@@ -143,13 +167,14 @@ export function parseElf(file: Buffer): ElfFile {
   if (symtab) {
     if (symtab.link >= sections.length) throw new ElfError('symbol table names a missing string table');
     const strs = sections[symtab.link].data;
+    const strNuls = new NulIndex(strs);
     const count = Math.floor(symtab.size / SYM_SIZE);
     for (let i = 0; i < count; i++) {
       const at = i * SYM_SIZE;
       const info = symtab.data[at + 4];
       const sym: ElfSymbol = {
         index: i,
-        name: cString(strs, symtab.data.readUInt32LE(at), `name of symbol ${i}`),
+        name: cString(strs, strNuls, symtab.data.readUInt32LE(at), `name of symbol ${i}`),
         type: info & 0xf,
         bind: info >> 4,
         section: symtab.data.readUInt16LE(at + 6),

@@ -178,7 +178,7 @@ export function btfMaps(elf: ElfFile, btf: Btf | undefined): { spec: MapSpec; of
   for (const v of datasec.vars ?? []) {
     const variable = btf.type(v.type);
     if (variable.kind !== BtfKind.Var) throw new LinkError(`.maps entry ${v.type} is not a variable`);
-    const sym = elf.symbols.find((s) => s.section === sec.index && s.name === variable.name);
+    const sym = elf.symbolIn(sec.index, variable.name);
     if (!sym) throw new LinkError(`map ${variable.name} has no symbol in .maps`);
     const def = btf.resolve(variable.type!);
     if (def.kind !== BtfKind.Struct) throw new LinkError(`map ${variable.name}: its definition is not a struct`);

@@ -1,18 +1,18 @@
 // ObjectSpec: everything in a BPF ELF object that loading needs, linked and ready, with no
 // syscalls. Programs carry their own copies of every subprogram they call.
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Btf, BtfKind } from '../btf/btf';
 import { BtfExt, parseBtfExt } from '../btf/ext';
 import { CoreRelo, parseCoreRelos } from '../core/relos';
-import { ElfFile, ElfSection, ElfSymbol, parseElf, SHF_EXECINSTR, SHT_PROGBITS, STB_LOCAL, STT_FUNC, SHN_UNDEF } from '../elf/elf';
+import { ElfFile, ElfRelocation, ElfSection, ElfSymbol, parseElf, SHF_EXECINSTR, SHT_PROGBITS, STB_LOCAL, STT_FUNC, SHN_UNDEF } from '../elf/elf';
 import { ElfError, InputError, LinkError } from '../errors';
 import {
-  cloneAll, decode, Instruction, isPseudoCall, KernelSymbolRef, LD_IMM64, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, slots,
+  cloneAll, decode, Instruction, isJump, isPseudoCall, jumpOffset, KernelSymbolRef, LD_IMM64, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, slots,
 } from './insn';
 import { btfWithExterns, describeExtern } from './externs';
 import { KconfigExtern, kconfigExterns } from './kconfig';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, btfMaps, dataSectionMaps, isDataSection, MapSpec, MapType } from './maps';
+import { readObjectFile } from './file';
 import { SectionKind, sectionKind } from './sections';
 
 export interface ProgramSpec {
@@ -59,13 +59,7 @@ export class ObjectSpec {
   ) {}
 
   static fromFile(path: string): ObjectSpec {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(path);
-    } catch (e) {
-      throw new InputError(`cannot read ${path}: ${(e as Error).message}`);
-    }
-    return ObjectSpec.parse(bytes, basename(path));
+    return ObjectSpec.parse(readObjectFile(path), basename(path));
   }
 
   static parse(bytes: Buffer, name = 'object'): ObjectSpec {
@@ -97,6 +91,9 @@ export class ObjectSpec {
         ...(linked.error && { error: linked.error }),
       });
     }
+    // Programs and maps are addressed (and their fds kept) by name: two of one name could not be.
+    unique(programs, 'program');
+    unique(maps, 'map');
     return new ObjectSpec(name, elf, btf, btfExt, programs, maps, kconfig);
   }
 
@@ -159,6 +156,14 @@ function ksymOf(btf: Btf | undefined, sym: ElfSymbol, insn: Instruction, relocTy
   return undefined;
 }
 
+function unique(items: { name: string }[], what: string): void {
+  const seen = new Set<string>();
+  for (const { name } of items) {
+    if (seen.has(name)) throw new LinkError(`two ${what}s are named '${name}'`);
+    seen.add(name);
+  }
+}
+
 const STB_WEAK = 2;
 const PSEUDO_BTF_ID = 3;
 const PSEUDO_KFUNC_CALL = 2;
@@ -177,88 +182,94 @@ function functionKey(section: number, slot: number): string {
 /** Decodes every executable section and splits it into functions at its FUNC symbols. */
 function collectFunctions(elf: ElfFile, ext: BtfExt | undefined, coreRelos: Map<string, CoreRelo[]>): Map<string, FunctionCode> {
   const out = new Map<string, FunctionCode>();
+  const funcSyms = new Map<number, ElfSymbol[]>();
+  for (const s of elf.symbols) {
+    if (s.type !== STT_FUNC) continue;
+    const list = funcSyms.get(s.section);
+    if (list) list.push(s);
+    else funcSyms.set(s.section, [s]);
+  }
   for (const sec of elf.sections) {
     if (sec.type !== SHT_PROGBITS || (sec.flags & SHF_EXECINSTR) === 0n || sec.size === 0) continue;
     const where = `section ${sec.name}`;
     const insns = decode(sec.data, where);
-    const bySlot = new Map<number, Instruction>();
-    let slot = 0;
-    for (const i of insns) {
-      bySlot.set(slot, i);
-      slot += slots(i);
-    }
+    const totalSlots = sec.size / 8;
+    // indexAt[slot]: the instruction starting at that slot, -1 inside an ld_imm64.
+    const indexAt = new Int32Array(totalSlots).fill(-1);
+    for (let k = 0, slot = 0; k < insns.length; slot += slots(insns[k]), k++) indexAt[slot] = k;
+    const at = (slot: number) => (Number.isInteger(slot) && slot >= 0 && slot < totalSlots && indexAt[slot] >= 0 ? insns[indexAt[slot]] : undefined);
     for (const li of ext?.lineInfo.get(sec.name) ?? []) {
-      const insn = bySlot.get(li.insnOff);
+      const insn = at(li.insnOff);
       if (insn) insn.line = li;
     }
     for (const fi of ext?.funcInfo.get(sec.name) ?? []) {
-      const insn = bySlot.get(fi.insnOff);
+      const insn = at(fi.insnOff);
       if (insn) insn.funcTypeId = fi.typeId;
     }
     for (const r of coreRelos.get(sec.name) ?? []) {
-      const insn = bySlot.get(r.insnOff);
+      const insn = at(r.insnOff);
       if (!insn) throw new LinkError(`${where}: CO-RE relocation #${r.index} points at instruction ${r.insnOff}, which does not start an instruction`);
       insn.coreRelo = r;
     }
-    let syms = elf.symbols.filter((s) => s.section === sec.index && s.type === STT_FUNC);
+    let syms = funcSyms.get(sec.index) ?? [];
     if (syms.length === 0) {
       // Hand-written code without symbols: the whole section is one program.
       syms = [{ index: -1, name: sec.name.replace(/[^A-Za-z0-9_]/g, '_'), value: 0, size: sec.size, type: STT_FUNC, bind: 1, section: sec.index }];
     }
-    syms.sort((a, b) => a.value - b.value);
-    for (const sym of syms) {
-      const broken = (message: string) =>
-        out.set(functionKey(sec.index, Math.floor(sym.value / 8)), {
-          name: sym.name, section: sec, start: Math.floor(sym.value / 8), instructions: [], global: sym.bind !== STB_LOCAL,
-          calls: new Map(), error: new LinkError(message),
-        });
-      if (sym.value % 8 !== 0 || sym.size % 8 !== 0 || sym.value + sym.size > sec.size) {
-        broken(`${where}: function ${sym.name} has a bad address or size`);
-        continue;
+    // Stable: of symbols at one address (aliases) the last in the table names the function.
+    syms = [...syms].sort((a, b) => a.value - b.value).filter((sym, k, all) => k + 1 === all.length || all[k + 1].value !== sym.value);
+    let prev: { name: string; end: number } | undefined;
+    syms.forEach((sym, k) => {
+      const fn: FunctionCode = {
+        name: sym.name, section: sec, start: Math.floor(sym.value / 8), instructions: [], global: sym.bind !== STB_LOCAL, calls: new Map(),
+      };
+      out.set(functionKey(sec.index, fn.start), fn);
+      // A broken function fails only the programs that reach it (as an error, when they load).
+      const broken = (message: string) => {
+        fn.error = new LinkError(`${where}: ${message}`);
+      };
+      if (sym.value % 8 !== 0 || sym.size % 8 !== 0 || sym.value + sym.size > sec.size) return broken(`function ${sym.name} has a bad address or size`);
+      const start = fn.start;
+      // st_size 0 (hand-written or assembled code): the function runs to the next one.
+      const end = sym.size ? start + sym.size / 8 : k + 1 < syms.length ? syms[k + 1].value / 8 : totalSlots;
+      if (prev && start < prev.end) return broken(`function ${sym.name} overlaps function ${prev.name}`);
+      prev = { name: sym.name, end };
+      if (!at(start)) return broken(`function ${sym.name} does not start on an instruction`);
+      // The first instruction at or after `end` (an ld_imm64 cut by the end stays in this function).
+      let last = end;
+      while (last < totalSlots && indexAt[last] < 0) last++;
+      fn.instructions = insns.slice(indexAt[start], last < totalSlots ? indexAt[last] : insns.length);
+      for (let slot = start, j = 0; j < fn.instructions.length; slot += slots(fn.instructions[j]), j++) {
+        const to = isJump(fn.instructions[j]) ? slot + 1 + jumpOffset(fn.instructions[j]) : start;
+        if (to < start || to >= last) return broken(`a jump in ${sym.name} leaves the function`);
       }
-      const start = sym.value / 8;
-      const end = start + (sym.size || sec.size - sym.value) / 8;
-      const body = insns.filter((_, k) => {
-        const s = slotOf(insns, k);
-        return s >= start && s < end;
-      });
-      if (body.length === 0 || !bySlot.has(start)) {
-        broken(`${where}: function ${sym.name} does not start on an instruction`);
-        continue;
-      }
-      const members = new Set(body);
-      const escapes = body.some((i) => i.target && !isPseudoCall(i) && !members.has(i.target));
-      const fn: FunctionCode = { name: sym.name, section: sec, start, instructions: body, global: sym.bind !== STB_LOCAL, calls: new Map() };
-      if (escapes) fn.error = new LinkError(`${where}: a jump in ${sym.name} leaves the function`);
-      out.set(functionKey(sec.index, start), fn);
-    }
+    });
   }
   return out;
-}
-
-const slotCache = new WeakMap<Instruction[], number[]>();
-function slotOf(list: Instruction[], k: number): number {
-  let table = slotCache.get(list);
-  if (!table) {
-    table = [];
-    let s = 0;
-    for (const i of list) {
-      table.push(s);
-      s += slots(i);
-    }
-    slotCache.set(list, table);
-  }
-  return table[k];
 }
 
 /** Turns relocations into symbolic references and call targets. */
 function resolveRelocations(
   elf: ElfFile, btf: Btf | undefined, functions: Map<string, FunctionCode>, declared: { spec: MapSpec; offset: number }[], kconfig: KconfigExtern[],
 ): void {
+  const mapAt = new Map<number, MapSpec>();
+  for (const d of declared) if (!mapAt.has(d.offset)) mapAt.set(d.offset, d.spec);
+  // Each section's relocations grouped by the slot they patch, so each function finds its own
+  // without scanning its neighbours'.
+  const relocsAt = new Map<number, Map<number, ElfRelocation[]>>();
+  for (const [index, list] of elf.relocations) {
+    const bySlot = new Map<number, ElfRelocation[]>();
+    for (const r of list) {
+      const group = bySlot.get(r.offset / 8);
+      if (group) group.push(r);
+      else bySlot.set(r.offset / 8, [r]);
+    }
+    relocsAt.set(index, bySlot);
+  }
   for (const fn of functions.values()) {
     if (fn.error) continue;
     try {
-      resolveFunction(elf, btf, fn, functions, declared, kconfig);
+      resolveFunction(elf, btf, fn, functions, { mapAt, relocs: relocsAt.get(fn.section.index) }, kconfig);
     } catch (e) {
       // Only this function (and the programs that reach it) is unusable; ElfErrors are a
       // malformed file and stay fatal.
@@ -269,13 +280,12 @@ function resolveRelocations(
 }
 
 function resolveFunction(
-  elf: ElfFile, btf: Btf | undefined, fn: FunctionCode, functions: Map<string, FunctionCode>, declared: { spec: MapSpec; offset: number }[],
-  kconfig: KconfigExtern[],
+  elf: ElfFile, btf: Btf | undefined, fn: FunctionCode, functions: Map<string, FunctionCode>,
+  index: { mapAt: Map<number, MapSpec>; relocs: Map<number, ElfRelocation[]> | undefined }, kconfig: KconfigExtern[],
 ): void {
   const mapsSec = elf.sectionByName('.maps');
   {
     const sec = fn.section;
-    const relocs = elf.relocations.get(sec.index) ?? [];
     const bySlot = new Map<number, Instruction>();
     let at = fn.start;
     for (const i of fn.instructions) {
@@ -283,9 +293,7 @@ function resolveFunction(
       at += slots(i);
     }
     const handled = new Set<Instruction>();
-    for (const r of relocs) {
-      const insn = bySlot.get(r.offset / 8);
-      if (!insn) continue; // belongs to another function of this section
+    for (const [slot, insn] of bySlot) for (const r of index.relocs?.get(slot) ?? []) {
       const sym = r.symbol;
       const kc = sym.section === SHN_UNDEF ? kconfig.find((k) => k.name === sym.name) : undefined;
       if (kc && insn.opcode === LD_IMM64 && r.type === R_BPF_64_64) {
@@ -311,10 +319,10 @@ function resolveFunction(
       if (!target) throw new ElfError(`${sec.name}: relocation names symbol ${sym.name} in missing section ${sym.section}`);
       if (insn.opcode === LD_IMM64 && r.type === R_BPF_64_64) {
         if (mapsSec && sym.section === mapsSec.index) {
-          const m = declared.find((d) => d.offset === sym.value + (sym.name === '.maps' || sym.name === '' ? insn.imm : 0));
+          const m = index.mapAt.get(sym.value + (sym.name === '.maps' || sym.name === '' ? insn.imm : 0));
           if (!m) throw new LinkError(`${sec.name}: ${fn.name} refers to ${sym.name}, which is not a map in .maps`);
           insn.src = PSEUDO_MAP_FD;
-          insn.reference = { kind: 'map', map: m.spec.name };
+          insn.reference = { kind: 'map', map: m.name };
         } else if (isDataSection(target)) {
           // dataSectionMaps makes no map of an empty section, so there would be nothing to point at.
           if (target.size === 0) throw new LinkError(`${sec.name}: ${fn.name} refers to ${sym.name} in ${target.name}, which is empty`);
