@@ -2,6 +2,7 @@
 // Pointers inside attr point into the same buffer, so nothing the kernel reads or writes can be
 // collected while the call runs (the GC hazard of passing bare addresses).
 import { addressOf, bpfSyscall, closeFd } from './ffi';
+import { missingBpfCapabilities } from './capabilities';
 import { PermissionError, SyscallError } from '../errors';
 
 export const enum Cmd {
@@ -83,9 +84,18 @@ export function bpf(cmd: Cmd, attrSize: number, what = ''): number {
   return r.value;
 }
 
+const EPERM = 1;
+const EACCES = 13;
+
+/** Whether a failure means missing privileges: EPERM always; EACCES only for a process without
+ * the capabilities BPF needs (to one holding them, EACCES is the verifier's own refusal). */
+export function isPrivilegeError(errno: number): boolean {
+  return errno === EPERM || (errno === EACCES && missingBpfCapabilities().length > 0);
+}
+
 export function syscallError(cmd: Cmd, errno: number, what: string): SyscallError {
   const name = CMD_NAMES[cmd] ?? `bpf command ${cmd}`;
-  if (errno === 1 || errno === 13) return new PermissionError(name, errno);
+  if (isPrivilegeError(errno)) return new PermissionError(name, errno);
   return new SyscallError(name, errno, what);
 }
 
