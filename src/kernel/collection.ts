@@ -5,6 +5,7 @@ import { InputError, SyscallError } from '../errors';
 import type { MapSpec } from '../object/maps';
 import type { ObjectSpec, ProgramSpec } from '../object/object';
 import { bpfRaw, closeFd, Cmd, scratch, syscallError } from '../sys/bpf';
+import { objectCreated } from './created';
 import { BpfMap } from './map';
 import { Program } from './program';
 
@@ -59,6 +60,7 @@ export class Collection {
     c.hook = hook;
     try {
       c.btfFd = loadBtf(spec);
+      if (c.btfFd !== undefined) objectCreated(c.btfFd);
       for (const m of maps) {
         const map = BpfMap.create(m, { btfFd: m.needsBtf ? c.btfFd : undefined });
         c.maps.set(m.name, map);
