@@ -80,10 +80,9 @@ build/stamps/specs-pure: $(TS_SOURCES) build/fixtures/btf_shapes.o $(wildcard bp
 
 precommit: objects build/stamps/typecheck build/stamps/specs-bpf build/stamps/specs-pure
 
+# Keeps a pre-commit hook already there, as pre-commit.local, run first (see the script).
 install-hook:
-	@hook="$$(git rev-parse --git-path hooks)/pre-commit"; \
-	printf '#!/bin/sh\n# installed by bpfunit: make install-hook\nexec make -s -C "$$(git rev-parse --show-toplevel)" precommit\n' > "$$hook"; \
-	chmod +x "$$hook"; echo "installed $$hook"
+	@scripts/install-hook.sh
 
 # BPF coverage: instrumented loads, counters per test, lcov + HTML + branch-table.json in coverage/;
 # fails when a branch-table row is uncovered or a threshold in .bpfunit-coverage.json is missed.
