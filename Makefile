@@ -54,9 +54,9 @@ test: deps objects typecheck
 
 typecheck: build/stamps/typecheck
 
-# Isolation: the suite in parallel workers, then in a shuffled order (hygiene runs serially in
-# `test`: it counts the kernel's objects, which parallel workers would disturb).
-ISOLATED := 'spec/{programs,mock,structs,loader}/**/*.spec.ts' spec/btf.spec.ts
+# Isolation: the suite in parallel workers, then in a shuffled order. Hygiene checks each object
+# it created, by id, so other workers (or other processes on the host) cannot disturb it.
+ISOLATED := 'spec/{programs,mock,structs,loader,hygiene}/**/*.spec.ts' spec/btf.spec.ts
 isolation: objects
 	$(MOCHA) --parallel --jobs 2 --reporter dot $(ISOLATED)
 	$(MOCHA) --require ts-node/register --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
