@@ -62,7 +62,7 @@ describe('hygiene: every fd closed, every object gone, nothing attached', () => 
     try {
       child = spawnSync(
         process.execPath,
-        ['node_modules/.bin/mocha', '--no-config', '-r', 'ts-node/register', '-r', 'spec/support/record-created.ts', '--extension', 'ts', '--reporter', 'dot', 'spec/{programs,mock}/**/*.spec.ts'],
+        ['node_modules/.bin/mocha', '-r', 'ts-node/register', '-r', 'spec/support/record-created.ts', '--reporter', 'dot', 'spec/{programs,mock}/**/*.spec.ts'],
         { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BPFUNIT_CREATED: log } },
       );
     } finally {
