@@ -13,9 +13,9 @@ import { stillAlive } from '../support/created';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-/** Polls `probe` until it returns a value, for at most 60 s. */
+/** Polls `probe` until it returns a value, for at most 120 s (a loaded host starts mocha slowly). */
 async function waitFor<T>(what: string, probe: () => T | undefined): Promise<T> {
-  for (let waited = 0; waited < 60000; waited += 50) {
+  for (let waited = 0; waited < 120000; waited += 50) {
     const v = probe();
     if (v !== undefined) return v;
     await sleep(50);
@@ -27,7 +27,7 @@ const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
 
 describe('leftovers: a spec process killed with SIGKILL', () => {
   it('a libbpf cross-check killed mid-run leaves no pin, no pinned program or map, no temporary directory', async function () {
-    this.timeout(180000);
+    this.timeout(300000);
     const child = spawn(process.execPath, ['node_modules/.bin/mocha', '--reporter', 'dot', 'spec/loader/libbpf_crosscheck.spec.ts'], { cwd: ROOT, stdio: 'ignore' });
     const exited = new Promise((done) => child.once('exit', done));
     const prefix = `bpfunit_spec_${child.pid}_`;
