@@ -39,6 +39,9 @@ function sweep(dir: string): void {
 
 const outer = tmpdir();
 sweep(outer);
+// ts-node's compile cache is a tool cache meant to persist, which this process already keeps in
+// the outer TMPDIR: children (bin/bpfunit...) keep using it instead of starting cold in a sandbox.
+process.env.V8_COMPILE_CACHE_CACHE_DIR ??= path.join(outer, `v8-compile-cache-${process.getuid?.() ?? ''}`, process.versions.v8);
 export const sandboxDir = mkdtempSync(path.join(outer, `bpfunit-${process.pid}-`));
 process.env.TMPDIR = sandboxDir;
 process.on('exit', () => rmSync(sandboxDir, { recursive: true, force: true }));
