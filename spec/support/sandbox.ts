@@ -7,7 +7,7 @@
 // miss it) and reads a pipe from this process; when this process dies, however, the pipe closes:
 // the guardian removes the directory and exits, and its namespace and bpffs go with it.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -43,6 +43,9 @@ sweep(outer);
 // the outer TMPDIR: children (bin/bpfunit...) keep using it instead of starting cold in a sandbox.
 process.env.V8_COMPILE_CACHE_CACHE_DIR ??= path.join(outer, `v8-compile-cache-${process.getuid?.() ?? ''}`, process.versions.v8);
 export const sandboxDir = mkdtempSync(path.join(outer, `bpfunit-${process.pid}-`));
+// Searchable, not listable: specs that run a child as nobody hand it files in a nested sandbox
+// (a parallel worker's, inside the main process's).
+chmodSync(sandboxDir, 0o711);
 process.env.TMPDIR = sandboxDir;
 process.on('exit', () => rmSync(sandboxDir, { recursive: true, force: true }));
 
