@@ -75,9 +75,9 @@ test: deps dist objects typecheck
 
 typecheck: build/stamps/typecheck
 
-# Isolation: the suite in parallel workers, then in a shuffled order (hygiene runs serially in
-# `test`: it counts the kernel's objects, which parallel workers would disturb).
-ISOLATED := 'spec/{programs,mock,structs,loader,core}/**/*.spec.ts' spec/btf.spec.ts
+# Isolation: the suite in parallel workers, then in a shuffled order. Hygiene checks each object
+# it created, by id, so other workers (or other processes on the host) cannot disturb it.
+ISOLATED := 'spec/{programs,mock,structs,loader,core,hygiene}/**/*.spec.ts' spec/btf.spec.ts
 isolation: objects
 	$(MOCHA) --parallel --jobs 2 --reporter dot $(ISOLATED)
 	$(MOCHA) --require tsx/cjs --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
@@ -101,10 +101,9 @@ build/stamps/specs-pure: $(TS_SOURCES) build/fixtures/btf_shapes.o $(wildcard bp
 
 precommit: objects build/stamps/typecheck build/stamps/specs-bpf build/stamps/specs-pure
 
+# Keeps a pre-commit hook already there, as pre-commit.local, run first (see the script).
 install-hook:
-	@hook="$$(git rev-parse --git-path hooks)/pre-commit"; \
-	printf '#!/bin/sh\n# installed by bpfunit: make install-hook\nexec make -s -C "$$(git rev-parse --show-toplevel)" precommit\n' > "$$hook"; \
-	chmod +x "$$hook"; echo "installed $$hook"
+	@scripts/install-hook.sh
 
 # BPF coverage: instrumented loads, counters per test, lcov + HTML + branch-table.json in coverage/;
 # the run fails when a branch-table row is uncovered or a threshold in bpfunit.config.json ("coverage") is missed.

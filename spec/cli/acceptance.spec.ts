@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { ensureBpffs, libbpfRun, pinDir, removePins } from '../loader/helpers';
+import { libbpfRun, pinDir, removePins } from '../loader/helpers';
 import { bpfunitAll, CliResult, json } from './run_cli';
 
 const SOURCE = `
@@ -106,7 +106,6 @@ describe('acceptance: bpfunit run on a freshly compiled object with a rejected n
   });
 
   it('the object really holds a program the verifier rejects: libbpf refuses to load it whole', () => {
-    ensureBpffs();
     const pins = pinDir('acceptance');
     try {
       const all = spawnSync('bpftool', ['prog', 'loadall', obj, pins], { encoding: 'utf8' });

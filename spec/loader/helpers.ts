@@ -3,9 +3,9 @@
 // spec/loader/libbpf_run.c). Nothing here uses bpfunit's own parsers.
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { privateBpffs, sandboxDir } from '../support/sandbox';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const FIXTURE_SRC = path.join(ROOT, 'spec', 'fixtures');
@@ -69,10 +69,6 @@ export function possibleCpus(): number {
   return max + 1;
 }
 
-export function openFdCount(): number {
-  return readdirSync('/proc/self/fd').length;
-}
-
 /** /proc/self/fdinfo of a bpf fd: prog_tag, prog_id, map_type, key_size... as strings. */
 export function fdinfo(fd: number): Record<string, string> {
   const out: Record<string, string> = {};
@@ -83,31 +79,18 @@ export function fdinfo(fd: number): Record<string, string> {
   return out;
 }
 
-let scratchDir: string | undefined;
-/** A private temporary directory for this mocha process (removed at exit). */
+/** This mocha process's temporary directory (its sandbox: removed when the process ends). */
 export function tmp(): string {
-  if (!scratchDir) {
-    scratchDir = mkdtempSync(path.join(tmpdir(), 'bpfunit-spec-'));
-    const dir = scratchDir;
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
-  return scratchDir;
+  return sandboxDir;
 }
 
 // ---------------------------------------------------------------- bpffs and bpftool (libbpf)
 
-const BPFFS = '/sys/fs/bpf';
-
-/** Mounts bpffs on /sys/fs/bpf unless it already is one (it stays mounted: others may use it). */
-export function ensureBpffs(): void {
-  const type = execFileSync('stat', ['-f', '-c', '%T', BPFFS], { encoding: 'utf8' }).trim();
-  if (type !== 'bpf_fs') execFileSync('mount', ['-t', 'bpf', 'bpf', BPFFS]);
-}
-
 let pinSeq = 0;
-/** A fresh, unique pin directory on bpffs; remove it with removePins(). */
+/** A fresh pin directory on this process's private bpffs (see spec/support/sandbox.ts: the pins
+ * go when the process goes, even when it is killed); remove it with removePins(). */
 export function pinDir(tag: string): string {
-  const dir = path.join(BPFFS, `bpfunit_spec_${process.pid}_${Date.now().toString(36)}_${pinSeq++}_${tag}`);
+  const dir = path.join(privateBpffs(), `bpfunit_spec_${process.pid}_${pinSeq++}_${tag}`);
   mkdirSync(dir);
   return dir;
 }

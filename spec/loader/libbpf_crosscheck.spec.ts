@@ -1,11 +1,12 @@
-// Every loader fixture loaded twice, by libbpf (bpftool prog loadall, pinned) and by bpfunit:
+// Every loader fixture loaded twice, by libbpf (bpftool prog loadall, pinned on this process's
+// private bpffs) and by bpfunit:
 // both must accept or refuse the object, parse the same map definitions, load the same
 // instructions (equal program tags) and give the same test-run results, which must also be
 // the ones the C source implies.
 import { expect } from 'chai';
 import { Collection, InputError, LinkError, ObjectSpec, RunResult, SyscallError } from '../../src';
 import {
-  BpftoolLoad, bpftoolJson, bpftoolLoadall, BpftoolMap, BpftoolProg, bpftoolRun, ensureBpffs, expectThrow, fdinfo, fixture, hex,
+  BpftoolLoad, bpftoolJson, bpftoolLoadall, BpftoolMap, BpftoolProg, bpftoolRun, expectThrow, fdinfo, fixture, hex,
   libbpfRun, pinDir, removePins,
 } from './helpers';
 
@@ -142,8 +143,6 @@ const CASES: Case[] = [
 ];
 
 describe('libbpf cross-check', function () {
-  before(ensureBpffs);
-
   for (const c of CASES) {
     describe(c.fixture, () => {
       let obj: string;

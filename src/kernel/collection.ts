@@ -11,6 +11,7 @@ import { loadBtfBlob } from './btf';
 import { kernelFacts } from './kernel-facts';
 import { resolveAttachTarget, resolveKernelSymbols } from './ksyms';
 import { BpfMap, DEFAULT_MAX_MAP_BYTES, kernelBytes, programsCanWrite } from './map';
+import { objectCreated } from './created';
 import { Program } from './program';
 import { bytes, Bytes } from '../validate';
 
@@ -88,6 +89,7 @@ export class Collection {
     c.hook = hook;
     try {
       c.btfFd = loadBtf(spec);
+      if (c.btfFd !== undefined) objectCreated(c.btfFd);
       for (const m of maps) {
         const map = createMap(m, c.btfFd);
         c.maps.set(m.name, map);

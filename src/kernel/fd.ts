@@ -1,10 +1,13 @@
 // A kernel object held by a file descriptor, closed at most once.
 import { closeFd } from '../sys/bpf';
+import { objectCreated } from './created';
 
 export abstract class FdHandle {
   private open = true;
 
-  constructor(readonly fd: number) {}
+  constructor(readonly fd: number) {
+    objectCreated(fd);
+  }
 
   close(): void {
     if (!this.open) return;

@@ -3,7 +3,7 @@ import { InputError, LinkError, NotSupportedError, SyscallError } from '../error
 import { encode, Instruction } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 import { ProgType, progTypeName } from '../object/sections';
-import { bpfRaw, checkWritten, Cmd, scratch, syscallError } from '../sys/bpf';
+import { bpfRaw, checkWritten, Cmd, isPrivilegeError, scratch, syscallError } from '../sys/bpf';
 import { integer, optionalBytes, U32_MAX } from '../validate';
 import { FdHandle } from './fd';
 import { lineTable, verifierError } from './verifier-log';
@@ -130,8 +130,7 @@ export class Program extends FdHandle {
     // The first try skips the log: verification is several times slower with it.
     let res = attempt(0);
     if (res.r.value >= 0) return new Program(spec, res.r.value, m.insns.length / 8);
-    // EACCES is the verifier's answer to root; to anyone else it means missing privileges.
-    if ((res.r.errno === 1 || res.r.errno === 13) && !isRoot()) throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name}`);
+    if (isPrivilegeError(res.r.errno)) throw syscallError(Cmd.PROG_LOAD, res.r.errno, `program ${spec.name}`);
     let size = LOG_START;
     for (;;) {
       res = attempt(size);
@@ -316,7 +315,3 @@ const CTX_SIZE: Partial<Record<string, { struct: string; bytes: number }>> = {
 };
 
 const MIN_DATA: Partial<Record<string, number>> = { XDP: 14, SCHED_CLS: 14, SCHED_ACT: 14, CGROUP_SKB: 14, SOCKET_FILTER: 14 };
-
-function isRoot(): boolean {
-  return process.getuid?.() === 0;
-}

@@ -2,6 +2,7 @@
 // Pointers inside attr point into the same buffer, so nothing the kernel reads or writes can be
 // collected while the call runs (the GC hazard of passing bare addresses).
 import { addressOf, bpfSyscall, closeFd } from './ffi';
+import { missingBpfCapabilities } from './capabilities';
 import { PermissionError, SyscallError } from '../errors';
 
 export const enum Cmd {
@@ -12,25 +13,25 @@ export const enum Cmd {
   MAP_GET_NEXT_KEY = 4,
   PROG_LOAD = 5,
   PROG_TEST_RUN = 10,
-  PROG_GET_NEXT_ID = 11,
-  MAP_GET_NEXT_ID = 12,
+  PROG_GET_FD_BY_ID = 13,
+  MAP_GET_FD_BY_ID = 14,
   OBJ_GET_INFO_BY_FD = 15,
   BTF_LOAD = 18,
+  BTF_GET_FD_BY_ID = 19,
   MAP_LOOKUP_AND_DELETE_ELEM = 21,
   MAP_FREEZE = 22,
   MAP_LOOKUP_BATCH = 24,
   MAP_LOOKUP_AND_DELETE_BATCH = 25,
   MAP_UPDATE_BATCH = 26,
   MAP_DELETE_BATCH = 27,
-  LINK_GET_NEXT_ID = 31,
 }
 
 export const CMD_NAMES: Record<number, string> = {
   0: 'BPF_MAP_CREATE', 1: 'BPF_MAP_LOOKUP_ELEM', 2: 'BPF_MAP_UPDATE_ELEM', 3: 'BPF_MAP_DELETE_ELEM',
-  4: 'BPF_MAP_GET_NEXT_KEY', 5: 'BPF_PROG_LOAD', 10: 'BPF_PROG_TEST_RUN', 11: 'BPF_PROG_GET_NEXT_ID',
-  12: 'BPF_MAP_GET_NEXT_ID', 15: 'BPF_OBJ_GET_INFO_BY_FD', 18: 'BPF_BTF_LOAD',
+  4: 'BPF_MAP_GET_NEXT_KEY', 5: 'BPF_PROG_LOAD', 10: 'BPF_PROG_TEST_RUN', 13: 'BPF_PROG_GET_FD_BY_ID',
+  14: 'BPF_MAP_GET_FD_BY_ID', 15: 'BPF_OBJ_GET_INFO_BY_FD', 18: 'BPF_BTF_LOAD', 19: 'BPF_BTF_GET_FD_BY_ID',
   21: 'BPF_MAP_LOOKUP_AND_DELETE_ELEM', 22: 'BPF_MAP_FREEZE', 24: 'BPF_MAP_LOOKUP_BATCH', 25: 'BPF_MAP_LOOKUP_AND_DELETE_BATCH',
-  26: 'BPF_MAP_UPDATE_BATCH', 27: 'BPF_MAP_DELETE_BATCH', 31: 'BPF_LINK_GET_NEXT_ID',
+  26: 'BPF_MAP_UPDATE_BATCH', 27: 'BPF_MAP_DELETE_BATCH',
 };
 
 export const ATTR_SIZE = 160;
@@ -112,9 +113,19 @@ export function bpf(cmd: Cmd, attrSize: number, what = ''): number {
   return r.value;
 }
 
+const EPERM = 1;
+const EACCES = 13;
+
+/** Whether a failure means missing privileges: EPERM or EACCES to a process without the
+ * capabilities BPF needs. To one holding them, EACCES is the verifier's own refusal and EPERM the
+ * kernel refusing that kind of program or attach point to anyone. */
+export function isPrivilegeError(errno: number): boolean {
+  return (errno === EPERM || errno === EACCES) && missingBpfCapabilities().length > 0;
+}
+
 export function syscallError(cmd: Cmd, errno: number, what: string): SyscallError {
   const name = CMD_NAMES[cmd] ?? `bpf command ${cmd}`;
-  if (errno === 1 || errno === 13) return new PermissionError(name, errno);
+  if (isPrivilegeError(errno)) return new PermissionError(name, errno);
   return new SyscallError(name, errno, what);
 }
 
