@@ -2,8 +2,8 @@
 SHELL := /bin/bash
 CLANG ?= clang
 # The flags come from bpfunit.config.json, through the CLI (`bpfunit cflags`), as a user's own
-# Makefile would take them; computed once, when the first object is built (dist/ exists by then).
-BPF_CFLAGS = $(eval BPF_CFLAGS := $(shell node bin/bpfunit cflags))$(BPF_CFLAGS)
+# Makefile would take them; kept in build/cflags so rebuilding an object starts no node.
+BPF_CFLAGS = $(eval BPF_CFLAGS := $(shell cat build/cflags))$(BPF_CFLAGS)
 MOCHA := node_modules/.bin/mocha
 APT_PACKAGES := clang llvm libbpf-dev bpftool make gcc lcov
 
@@ -38,7 +38,9 @@ dist/index.js: $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json tsconfig
 
 objects: $(OBJS)
 
-$(OBJS): | dist/index.js
+$(OBJS): | dist/index.js build/cflags
+build/cflags: bpfunit.config.json dist/index.js
+	@mkdir -p $(@D) && node bin/bpfunit cflags > $@
 
 build/bpf/%.o: bpf/%.c
 	@mkdir -p $(@D)

@@ -13,8 +13,13 @@ const RECORD = path.join(ROOT, 'build/bpf/.precommit.json');
 /** Wall time of a command in ns; its output is captured and returned for checks. */
 function wall(cmd: string, args: string[]): { ns: number; out: string } {
   const t0 = process.hrtime.bigint();
-  const out = execFileSync(cmd, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-  return { ns: Number(process.hrtime.bigint() - t0), out };
+  try {
+    const out = execFileSync(cmd, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+    return { ns: Number(process.hrtime.bigint() - t0), out };
+  } catch (e) {
+    const { stdout = '', stderr = '' } = e as { stdout?: string; stderr?: string };
+    fail(`${cmd} ${args.join(' ')} failed:\n${stdout.slice(-3000)}\n${stderr.slice(-1000)}`);
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
