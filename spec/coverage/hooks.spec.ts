@@ -28,7 +28,7 @@ describe('mocha hooks (BPFUNIT_COVERAGE=1)', function () {
     writeFileSync(config, JSON.stringify({ output: dir, html: false, include: [SHAPES_SRC], branchTables: [path.join(dir, 'table.json')] }));
     const r = spawnSync(process.execPath, [
       path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--no-config', '--extension', 'ts',
-      '--require', 'ts-node/register', '--require', 'src/coverage/mocha-hooks.ts', '--reporter', 'dot',
+      '--require', 'tsx/cjs', '--require', 'src/coverage/mocha-hooks.ts', '--reporter', 'dot',
       'spec/coverage/fixtures/attribution.fixture.ts',
     ], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BPFUNIT_COVERAGE: '1', BPFUNIT_COVERAGE_CONFIG: config } });
     out = r.stdout + r.stderr;
