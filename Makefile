@@ -80,7 +80,7 @@ build/stamps/typecheck: $(TS_SOURCES) tsconfig.json package-lock.json
 	@mkdir -p $(@D) && touch $@
 
 PRECOMMIT_SPECS := 'spec/{programs,mock,structs}/**/*.spec.ts' spec/btf.spec.ts
-build/stamps/precommit: $(OBJS) $(TS_SOURCES) dist/index.js bpfunit.config.json .mocharc.json $(wildcard bpf/*.c bpf/include/*.h spec/branches/*.json)
+build/stamps/precommit: $(OBJS) $(TS_SOURCES) dist/index.js bpfunit.config.json .mocharc.json package.json $(wildcard bpf/*.c bpf/include/*.h spec/branches/*.json)
 	node bin/bpfunit precommit --no-build $(PRECOMMIT_SPECS)
 	@mkdir -p $(@D) && touch $@
 
