@@ -2,8 +2,8 @@
 SHELL := /bin/bash
 CLANG ?= clang
 # The flags come from bpfunit.config.json, through the CLI (`bpfunit cflags`), as a user's own
-# Makefile would take them; computed once, when the first object is built (dist/ exists by then).
-BPF_CFLAGS = $(eval BPF_CFLAGS := $(shell node bin/bpfunit cflags))$(BPF_CFLAGS)
+# Makefile would take them; kept in build/cflags so rebuilding an object starts no node.
+BPF_CFLAGS = $(eval BPF_CFLAGS := $(shell cat build/cflags))$(BPF_CFLAGS)
 MOCHA := node_modules/.bin/mocha
 APT_PACKAGES := clang llvm libbpf-dev bpftool make gcc lcov
 
@@ -41,7 +41,9 @@ dist/index.js: $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json tsconfig
 
 objects: $(OBJS) $(CORE_BTFS)
 
-$(OBJS): | dist/index.js
+$(OBJS): | dist/index.js build/cflags
+build/cflags: bpfunit.config.json dist/index.js
+	@mkdir -p $(@D) && node bin/bpfunit cflags > $@
 
 build/bpf/%.o: bpf/%.c
 	@mkdir -p $(@D)
@@ -82,24 +84,21 @@ isolation: objects
 	$(MOCHA) --parallel --jobs 2 --reporter dot $(ISOLATED)
 	$(MOCHA) --require tsx/cjs --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
 
-# Pre-commit: stamps make a warm run with nothing changed do no work; a changed source rebuilds
-# only its objects (clang's dependency files), re-type-checks incrementally and reruns the suite.
+# Pre-commit: a changed source rebuilds only its objects (clang's dependency files) and
+# re-type-checks incrementally; `bpfunit precommit` then reruns, in one process, only the spec files
+# that used a changed object or file (recorded by their last passing run, build/bpf/.precommit.json)
+# or whose modules changed. The stamp keeps a run with nothing changed from starting node at all.
 TS_SOURCES := $(shell find src spec bench fuzz -name '*.ts' 2>/dev/null)
 build/stamps/typecheck: $(TS_SOURCES) tsconfig.json package-lock.json
 	node_modules/.bin/tsc --noEmit -p .
 	@mkdir -p $(@D) && touch $@
 
-# Specs that run BPF objects rerun when an object or a TS file changes; the others when what
-# they read changes (TS, the BTF fixture, the Kmesh headers whose layouts they check).
-build/stamps/specs-bpf: $(OBJS) $(TS_SOURCES)
-	$(MOCHA) --reporter dot 'spec/{programs,mock}/**/*.spec.ts'
+PRECOMMIT_SPECS := 'spec/{programs,mock,structs}/**/*.spec.ts' spec/btf.spec.ts
+build/stamps/precommit: $(OBJS) $(TS_SOURCES) dist/index.js bpfunit.config.json .mocharc.json package.json $(wildcard bpf/*.c bpf/include/*.h spec/branches/*.json)
+	node bin/bpfunit precommit --no-build $(PRECOMMIT_SPECS)
 	@mkdir -p $(@D) && touch $@
 
-build/stamps/specs-pure: $(TS_SOURCES) build/fixtures/btf_shapes.o $(wildcard bpf/include/*.h)
-	$(MOCHA) --reporter dot 'spec/structs/**/*.spec.ts' spec/btf.spec.ts
-	@mkdir -p $(@D) && touch $@
-
-precommit: objects build/stamps/typecheck build/stamps/specs-bpf build/stamps/specs-pure
+precommit: objects build/stamps/typecheck build/stamps/precommit
 
 # Keeps a pre-commit hook already there, as pre-commit.local, run first (see the script).
 install-hook:

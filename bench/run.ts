@@ -10,7 +10,7 @@
 // `native` names the key in native.c's output to compare against, or `baseline` measures any
 // other reference (e.g. `node -e 0` for a pre-commit timing); `check` runs once afterwards.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Collection, ObjectSpec } from '../src';
@@ -18,6 +18,7 @@ import { addressOf, closeFd } from '../src/sys/ffi';
 import { casesSpec } from './cases';
 import { loadConfig as loadCoverageConfig } from '../src/coverage/config';
 import { sizedOptions, syntheticObject } from '../spec/support/synthetic';
+import { loopRows } from './loop';
 
 const ROOT = path.resolve(__dirname, '..');
 const OBJECT = path.join(ROOT, 'build/fixtures/bench_trivial.o');
@@ -181,33 +182,6 @@ function kernelCases(): { cases: Case[]; close: () => void } {
       coll.close();
     },
   };
-}
-
-/** Wall time of a whole command, in ns (spawned and waited for). */
-function commandNs(cmd: string, args: string[]): number {
-  const t0 = process.hrtime.bigint();
-  execFileSync(cmd, args, { cwd: ROOT, stdio: 'ignore' });
-  return Number(process.hrtime.bigint() - t0);
-}
-
-/** `make precommit` as a developer meets it, beside a bare `node -e 0` start. */
-function precommitCases(): Case[] {
-  const nodeStart = () => measure('node -e 0', () => commandNs(process.execPath, ['-e', '0']), 5).nsPerOp;
-  const changed = path.join(ROOT, 'bpf/sendmsg.c');
-  execFileSync('make', ['-s', 'precommit'], { cwd: ROOT, stdio: 'ignore' }); // bring the stamps up to date
-  return [
-    { name: 'make precommit, nothing changed', iterations: 5, run: () => commandNs('make', ['-s', 'precommit']), baseline: nodeStart },
-    {
-      name: 'make precommit, bpf/sendmsg.c changed',
-      iterations: 5,
-      run: () => {
-        const now = new Date();
-        utimesSync(changed, now, now);
-        commandNs('make', ['-s', 'precommit']);
-      },
-      baseline: nodeStart,
-    },
-  ];
 }
 
 /** The coverage run of `make coverage` (program and mock specs, instrumented, every report
@@ -374,7 +348,7 @@ function main(): void {
   rows.push(...scalingRows());
   const parseRows = runCases(parseCases(), iterations, undefined);
   rows.push(...parseRows);
-  rows.push(...runCases(precommitCases(), iterations, undefined));
+  rows.push(...loopRows());
   rows.push(...runCases(coverageCases(), iterations, undefined));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const env = { node: process.version, kernel: os.release(), cpus: os.cpus().length, iterations, rounds: ROUNDS, warmup: Math.floor(iterations / 10) };

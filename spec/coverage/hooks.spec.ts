@@ -29,7 +29,7 @@ describe('mocha hooks (BPFUNIT_COVERAGE=1)', function () {
     writeFileSync(config, JSON.stringify({ output: out, html: false, include: [SHAPES_SRC], branchTables: [path.join(dir, 'table.json')] }));
     const r = spawnSync(process.execPath, [
       path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--no-config', '--extension', 'ts',
-      '--require', 'ts-node/register', '--require', 'src/coverage/mocha-hooks.ts', ...mochaArgs, ...FIXTURES,
+      '--require', 'tsx/cjs', '--require', 'src/coverage/mocha-hooks.ts', ...mochaArgs, ...FIXTURES,
     ], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BPFUNIT_COVERAGE: '1', BPFUNIT_COVERAGE_CONFIG: config } });
     const dataFile = path.join(out, 'bpf-coverage.json');
     expect(existsSync(dataFile), `${r.stdout}${r.stderr}`).to.equal(true);

@@ -1,11 +1,8 @@
 // The bpfunit command line. Exit status: 0 ok, 1 a test, build, load or verifier failure, 2 usage.
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { BpfunitConfig, cflags, ConfigError, loadConfig } from '../config';
-import { findFiles } from '../coverage/config';
 import { BpfUnitError, InputError, VerifierError } from '../errors';
-import { build, harnessIncludes, targets } from './build';
+import { build, harnessIncludes } from './build';
 import { DEFAULT_HOOK_COMMAND, installHook } from './hook';
 import { init } from './init';
 import { runMocha, splitMochaArgs } from './mocha';
@@ -35,7 +32,12 @@ const objects = () => require('./objects') as typeof import('./objects');
 
 const collect = <T>(parse: (v: string) => T) => (value: string, previous: T[] = []): T[] => [...previous, parse(value)];
 
-function program(io: Io, exit: { status: number }): Command {
+interface Exit {
+  status: number;
+  pending?: Promise<number>;
+}
+
+function program(io: Io, exit: Exit): Command {
   const config = (cmd: Command): BpfunitConfig => loadConfig(process.cwd(), cmd.optsWithGlobals().config as string | undefined);
   const p = new Command('bpfunit')
     .description('Unit-test eBPF programs with BPF_PROG_TEST_RUN')
@@ -101,17 +103,13 @@ function program(io: Io, exit: { status: number }): Command {
     });
 
   p.command('precommit')
-    .description('the fast pre-commit check: rebuild what changed and rerun the specs (nothing when nothing changed)')
-    .action((_opts: unknown, cmd: Command) => {
+    .description('the fast pre-commit check: rebuild what changed, rerun in one process only the spec files whose inputs (objects, files, modules) changed since they passed')
+    .argument('[specs...]', 'spec files or globs (default: the configured specs)')
+    .option('--no-build', 'do not build first (objects built by your own build)')
+    .action((specs: string[], opts: { build: boolean }, cmd: Command) => {
       const c = config(cmd);
-      buildOrFail(c, io);
-      const stamp = join(c.root, c.outDir, '.precommit-ok');
-      if (upToDate(c, stamp)) return;
-      exit.status = runMocha(c, { specs: [], options: ['--reporter', 'dot'] });
-      if (exit.status === 0) {
-        mkdirSync(dirname(stamp), { recursive: true });
-        writeFileSync(stamp, '');
-      }
+      if (opts.build) buildOrFail(c, io);
+      exit.pending = (require('./precommit') as typeof import('./precommit')).precommit(c, specs, (t) => io.out(t));
     });
 
   p.command('install-hook')
@@ -146,29 +144,20 @@ function program(io: Io, exit: { status: number }): Command {
   return p;
 }
 
-/** Whether the precommit stamp is newer than every input: objects, specs (and the files beside
- * them), the configuration. */
-function upToDate(c: BpfunitConfig, stamp: string): boolean {
-  if (!existsSync(stamp)) return false;
-  const since = statSync(stamp).mtimeMs;
-  const specDirs = c.specs.map((g) => g.split('/').filter((_, k, parts) => !parts.slice(0, k + 1).some((p) => /[*?{]/.test(p))).join('/'));
-  const inputs = [
-    ...targets(c).map((t) => t.object),
-    ...findFiles(c.root, [...new Set(specDirs)].map((d) => (d ? `${d}/**` : '**/*.spec.*'))).map((f) => resolve(c.root, f)),
-    ...(c.file && existsSync(c.file) ? [c.file] : []),
-  ];
-  return inputs.every((f) => existsSync(f) && statSync(f).mtimeMs <= since);
-}
-
-/** Runs the CLI; returns the exit status (and sets process.exitCode). */
+/** Runs the CLI; returns the exit status (and sets process.exitCode). A command that finishes
+ * asynchronously (precommit) sets process.exitCode when it is done. */
 export function main(argv: string[], io: Io = processIo): number {
-  const exit = { status: 0 };
+  const exit: Exit = { status: 0 };
   try {
     program(io, exit).parse(argv, { from: 'user' });
   } catch (e) {
     exit.status = report(e, io);
   }
   process.exitCode = exit.status;
+  exit.pending?.then(
+    (status) => (process.exitCode = status),
+    (e) => (process.exitCode = report(e, io)),
+  );
   return exit.status;
 }
 

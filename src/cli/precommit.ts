@@ -1,0 +1,80 @@
+// `bpfunit precommit`: reruns only the spec files whose inputs changed since they last passed
+// (select.ts), in this process: mocha runs programmatically with the repository's mocha settings,
+// while InputRecorder notes what each spec file reads, for the next run's selection.
+import { join } from 'node:path';
+import type { BpfunitConfig } from '../config';
+import { InputRecorder } from './record';
+import { readRecord, select, update, writeRecord } from './select';
+
+const TS = /\.[cm]?ts$/;
+
+/** Where the record lives: beside the objects, which it is mostly about. */
+export const recordPath = (config: BpfunitConfig) => join(config.root, config.outDir, '.precommit.json');
+
+/** Returns the exit status: 0 when every selected spec file passed (or none had to run). */
+export async function precommit(config: BpfunitConfig, specs: string[], out: (text: string) => void): Promise<number> {
+  process.chdir(config.root); // spec globs, .mocharc and the specs' own relative paths are the root's
+  const files = specFiles(specs.length ? specs : config.specs);
+  const before = readRecord(recordPath(config));
+  const { run, why } = select(config.root, files, before);
+  if (!run.length) return 0;
+  const shown = before ? `changed: ${why.slice(0, 3).join(', ')}${why.length > 3 ? `, ${why.length - 3} more` : ''}` : 'no record of an earlier run';
+  out(`bpfunit precommit: ${run.length} of ${files.length} spec files (${shown})\n`);
+  const started = Date.now();
+  const result = await runRecorded(config, run, files);
+  writeRecord(recordPath(config), update(config.root, before, started, result.passed, result.failed));
+  return result.failed.size ? 1 : 0;
+}
+
+function specFiles(globs: string[]): string[] {
+  // mocha's own file lookup, so a glob means what it means to `bpfunit test`
+  const collect = require('mocha/lib/cli/collect-files.cjs') as (o: object) => { files: string[] };
+  return collect({ ignore: [], extension: ['js', 'cjs', 'mjs', 'ts', 'cts', 'mts'], file: [], recursive: false, sort: true, spec: globs, allowEmpty: true }).files;
+}
+
+interface Outcome {
+  /** Spec files that passed, with their inputs. */
+  passed: Map<string, Set<string>>;
+  failed: Set<string>;
+}
+
+interface Runnable {
+  file?: string;
+  parent?: Runnable;
+}
+
+async function runRecorded(config: BpfunitConfig, run: string[], all: string[]): Promise<Outcome> {
+  // Loaded here, not at the top: a run with nothing to do should not pay for mocha and tsx.
+  const { Mocha } = require('mocha') as { Mocha: typeof import('mocha') };
+  const { loadOptions } = require('mocha/lib/cli/options.cjs') as { loadOptions(argv: string[]): Record<string, unknown> & { require?: string[] } };
+  const { handleRequires } = require('mocha/lib/cli/run-helpers.cjs') as { handleRequires(r: string[]): Promise<Record<string, unknown>> };
+  const argv = loadOptions(['--reporter', 'dot', '--timeout', '30000']);
+  const requires = [...(run.some((f) => TS.test(f)) ? [require.resolve('tsx/cjs')] : []), ...(argv.require ?? []), join(__dirname, '..', 'mocha.js')];
+  const mocha = new Mocha({ ...argv, ...(await handleRequires(requires)) } as Mocha.MochaOptions);
+
+  const recorder = new InputRecorder(config.root);
+  recorder.install();
+  try {
+    mocha.suite.on('pre-require', (_context: unknown, file: string) => (recorder.current = file));
+    mocha.files = run;
+    await mocha.loadFilesAsync();
+    recorder.current = undefined;
+    const failed = new Set<string>();
+    await new Promise<void>((done) => {
+      const runner = mocha.run(() => done());
+      runner.on('suite', (s: Runnable) => s.file && (recorder.current = s.file));
+      runner.on('hook', (h: Runnable) => (recorder.current = h.file ?? h.parent?.file));
+      runner.on('test', (t: Runnable) => (recorder.current = t.file));
+      // A failing root hook belongs to no file: then none counts as passed.
+      runner.on('fail', (r: Runnable) => (r.file ? failed.add(r.file) : run.forEach((f) => failed.add(f))));
+    });
+    recorder.current = undefined;
+    const specs = new Set(all);
+    const code = [...recorder.modules().filter((m) => !specs.has(m)), require.resolve('../../package.json'), ...(config.file ? [config.file] : [])];
+    const passed = new Map<string, Set<string>>();
+    for (const f of run) if (!failed.has(f)) passed.set(f, new Set([...recorder.of(f), ...code]));
+    return { passed, failed };
+  } finally {
+    recorder.uninstall();
+  }
+}
