@@ -12,7 +12,7 @@ HARNESS_OBJS := $(patsubst mocks/harness/%.c,build/mocks/%.o,$(wildcard mocks/ha
 FIXTURE_OBJS := $(patsubst spec/fixtures/%.c,build/fixtures/%.o,$(wildcard spec/fixtures/*.c))
 OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS)
 
-.PHONY: all ebpf_unit_test deps objects test typecheck isolation precommit install-hook coverage bench bench-native clean
+.PHONY: all ebpf_unit_test deps vm-deps test-kernels objects test typecheck isolation precommit install-hook coverage bench bench-native clean
 all: deps objects
 	$(MOCHA) 'spec/programs/**/*.spec.ts'
 
@@ -26,6 +26,22 @@ deps: node_modules/.package-lock.json
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
+
+# Guests (bpfunit vm, test-kernels): qemu, a static busybox for the initramfs, cpio to pack it.
+VM_PACKAGES := qemu-system-x86 busybox-static cpio xz-utils
+vm-deps: deps
+	@missing=""; for p in $(VM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The program and loader specs on the host and on each kernel in KERNELS (Debian series or
+# kernel image paths) under qemu, as a table kernel x spec outcome (also in build/kernels/).
+KERNELS ?= host 6.1 6.12
+test-kernels: vm-deps objects
+	KERNELS="$(KERNELS)" node -r ts-node/register src/vm/matrix.ts
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
