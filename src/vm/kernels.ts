@@ -39,7 +39,7 @@ function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
 }
 
 /** Compares package names by their numeric fields: linux-image-6.1.0-50-amd64 > ...-6.1.0-47-... */
-function byVersion(a: string, b: string): number {
+export function byVersion(a: string, b: string): number {
   const na = a.match(/\d+/g)!.map(Number);
   const nb = b.match(/\d+/g)!.map(Number);
   for (let i = 0; i < Math.max(na.length, nb.length); i++) {

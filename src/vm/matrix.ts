@@ -20,6 +20,8 @@ export interface KernelRun {
   /** `uname -r` where the specs ran; undefined when the run never produced results. */
   release?: string;
   outcomes: Map<string, Outcome>;
+  /** For specs declared with itRequires: whether this kernel met the requirement. */
+  requirements: Map<string, boolean>;
   /** Why there are no results (the guest did not boot, mocha crashed). */
   error?: string;
   wallSeconds: number;
@@ -48,31 +50,49 @@ function mochaArgs(report: string): string[] {
   return [mocha, '--reporter', 'json', '--reporter-option', `output=${report}`, ...MATRIX_SPECS];
 }
 
+/** Where itRequires records, per spec, whether the kernel met the requirement. */
+function requirementsFile(report: string): string {
+  return report.replace(/\.json$/, '.requirements.jsonl');
+}
+
+function readRequirements(file: string, root: string): Map<string, boolean> {
+  if (!existsSync(file)) return new Map();
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  return new Map(lines.map((l) => JSON.parse(l) as { file: string; title: string; met: boolean }).map((r) => [`${path.relative(root, r.file)} › ${r.title}`, r.met]));
+}
+
 function collect(label: string, report: string, root: string, started: number, extra: Partial<KernelRun>): KernelRun {
   const wallSeconds = (Date.now() - started) / 1000;
-  if (!existsSync(report)) return { label, outcomes: new Map(), error: 'mocha wrote no report', wallSeconds, ...extra };
-  return { label, outcomes: readReport(report, root), wallSeconds, ...extra };
+  const requirements = readRequirements(requirementsFile(report), root);
+  const error = extra.error ?? (existsSync(report) ? undefined : 'mocha wrote no report');
+  return { label, ...extra, outcomes: error ? new Map() : readReport(report, root), requirements, wallSeconds, error };
+}
+
+function clean(report: string): Record<string, string> {
+  rmSync(report, { force: true });
+  rmSync(requirementsFile(report), { force: true });
+  return { BPFUNIT_REQUIREMENTS: requirementsFile(report) };
 }
 
 export function runOnHost(root: string, dir: string): KernelRun {
   const report = path.join(dir, 'host.json');
-  rmSync(report, { force: true });
+  const env = { ...process.env, ...clean(report) };
   const started = Date.now();
-  const r = spawnSync(process.execPath, mochaArgs(report), { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(process.execPath, mochaArgs(report), { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   return collect('host', report, root, started, { release: os.release(), error: r.error?.message });
 }
 
 export async function runInGuest(label: string, root: string, dir: string, log: (l: string) => void): Promise<KernelRun> {
-  const report = path.join(dir, `${label}.json`);
-  rmSync(report, { force: true });
+  const report = path.join(dir, `${label.replace(/\//g, '_')}.json`);
+  const env = clean(report);
   const started = Date.now();
   try {
     const kernel = guestKernel(label.startsWith('/') ? { image: label } : { kernel: label }, log);
-    const r = await runInVm({ kernel, command: [process.execPath, ...mochaArgs(report)], cwd: root, stderr: process.stderr, log });
+    const r = await runInVm({ kernel, command: [process.execPath, ...mochaArgs(report)], cwd: root, env, stderr: process.stderr, log });
     log(`bpfunit matrix: ${label}: command started ${r.bootSeconds.toFixed(1)} s after qemu; ${r.wallSeconds.toFixed(1)} s in the guest`);
     return collect(label, report, root, started, { release: kernel.release, bootSeconds: r.bootSeconds });
   } catch (e) {
-    return { label, outcomes: new Map(), error: (e as Error).message, wallSeconds: (Date.now() - started) / 1000 };
+    return { label, outcomes: new Map(), requirements: new Map(), error: (e as Error).message, wallSeconds: (Date.now() - started) / 1000 };
   }
 }
 
@@ -105,11 +125,17 @@ export function formatMatrix(runs: KernelRun[]): string {
   const differing = keys.filter((k) => new Set(runs.filter((r) => !r.error).map((r) => r.outcomes.get(k)?.state ?? 'absent')).size > 1);
   lines.push('', differing.length ? `specs whose outcome differs between kernels (${differing.length}):` : 'every spec has the same outcome on every kernel that ran');
   for (const k of differing) {
-    lines.push(`  ${k}`, `    ${runs.filter((r) => !r.error).map((r, i) => `${cols[runs.indexOf(r)] ?? i}: ${r.outcomes.get(k)?.state ?? 'absent'}`).join(', ')}`);
+    lines.push(`  ${k}`, `    ${runs.map((r, i) => `${cols[i]}: ${r.error ? 'no results' : (r.outcomes.get(k)?.state ?? 'absent')}`).join(', ')}`);
     for (const r of runs) {
       const o = r.outcomes.get(k);
       if (o?.message) lines.push(`    ${r.release ?? r.label}: ${firstLines(o.message, 4)}`);
     }
+  }
+  const stated = keys.filter((k) => new Set(runs.filter((r) => r.requirements.has(k)).map((r) => r.requirements.get(k))).size > 1);
+  if (stated.length) lines.push('', `stated differences (itRequires: each kernel passed the side it met) (${stated.length}):`);
+  for (const k of stated) {
+    const side = (r: KernelRun) => (r.requirements.has(k) ? (r.requirements.get(k) ? 'met' : 'unmet') : 'not run');
+    lines.push(`  ${k}`, `    ${runs.map((r, i) => `${cols[i]}: ${r.outcomes.get(k)?.state ?? 'absent'} (${side(r)})`).join(', ')}`);
   }
   const failing = keys.filter((k) => !differing.includes(k) && runs.some((r) => r.outcomes.get(k)?.state === 'FAIL'));
   if (failing.length) lines.push('', `specs failing on every kernel (${failing.length}):`, ...failing.map((k) => `  ${k}`));
