@@ -10,3 +10,6 @@ export type { CollectionOptions, GlobalVariable } from './kernel/collection';
 export { BpfMap, UpdateFlags } from './kernel/map';
 export { Program } from './kernel/program';
 export type { RunOptions, RunResult } from './kernel/program';
+export { helperRefusal, kernelMeets, describeRequirement } from './kernel/requires';
+export type { Requirement } from './kernel/requires';
+export { itRequires } from './kernel/it-requires';

@@ -2,9 +2,8 @@
 // requirement and shows the behaviour, or refuses in the verifier's words, both asserted.
 import { expect } from 'chai';
 import os from 'os';
-import { Collection, ObjectSpec, VerifierError } from '../../src';
-import { helperId, helperRefusal, kernelMeets } from '../../src/kernel/requires';
-import { itRequires } from '../../src/kernel/it-requires';
+import { Collection, helperRefusal, itRequires, kernelMeets, ObjectSpec, VerifierError } from '../../src';
+import { helperId } from '../../src/kernel/requires';
 import { fixture } from '../loader/helpers';
 
 const NETNS_COOKIE = { helper: 'bpf_get_netns_cookie', section: 'cgroup_skb/egress' };
