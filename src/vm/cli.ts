@@ -67,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
       kernel, command: args.command, cwd: process.cwd(), accel: args.accel, memoryMiB: args.memoryMiB, cpus: args.cpus,
       stdout: process.stdout, stderr: process.stderr, log,
     });
-    log(`bpfunit vm: exit status ${r.status}; command started ${r.bootSeconds.toFixed(1)} s after qemu, ${r.wallSeconds.toFixed(1)} s in all`);
+    log(`bpfunit vm: exit status ${r.status} after ${r.wallSeconds.toFixed(1)} s`);
     status = r.status;
   } catch (e) {
     if (e instanceof UsageError) {

@@ -65,20 +65,20 @@ export async function runInVm(opts: VmOptions): Promise<VmResult> {
   const name = { kvm: 'KVM', tcg: 'TCG emulation' };
   if (wanted !== 'auto') {
     log(`bpfunit vm: ${opts.kernel.release} under ${name[wanted]} (as asked)`);
-    return boot(opts, initrd, wanted);
+    return boot(opts, initrd, wanted, log);
   }
   if (!kvmUsable()) {
     log(`bpfunit vm: ${opts.kernel.release} under TCG emulation (no usable /dev/kvm)`);
-    return boot(opts, initrd, 'tcg');
+    return boot(opts, initrd, 'tcg', log);
   }
   try {
-    const r = await boot(opts, initrd, 'kvm');
+    const r = await boot(opts, initrd, 'kvm', log);
     log(`bpfunit vm: ${opts.kernel.release} ran under KVM`);
     return r;
   } catch (e) {
     if (!(e instanceof NoBoot)) throw e;
     log(`bpfunit vm: KVM cannot boot this guest (${e.message}); ${opts.kernel.release} under TCG emulation`);
-    return boot(opts, initrd, 'tcg');
+    return boot(opts, initrd, 'tcg', log);
   }
 }
 
@@ -119,7 +119,7 @@ class Tail {
   }
 }
 
-async function boot(opts: VmOptions, initrd: string, accel: Accel): Promise<VmResult> {
+async function boot(opts: VmOptions, initrd: string, accel: Accel, log: (l: string) => void): Promise<VmResult> {
   const ctl = mkdtempSync(path.join(os.tmpdir(), 'bpfunit-vm-'));
   const file = (n: string) => path.join(ctl, n);
   const env: Record<string, string> = {
@@ -130,6 +130,7 @@ async function boot(opts: VmOptions, initrd: string, accel: Accel): Promise<VmRe
     BPFUNIT_SLOW: process.env.BPFUNIT_SLOW ?? String(SLOW[accel]),
     ...opts.env,
   };
+  let failed = true;
   try {
     writeFileSync(file('env'), `BPFUNIT_PROJECT=${quote(opts.cwd)}\nBPFUNIT_CTL=${quote(ctl)}\n`);
     writeFileSync(
@@ -148,7 +149,10 @@ async function boot(opts: VmOptions, initrd: string, accel: Accel): Promise<VmRe
     let commandAt: number | undefined;
     const timer = setInterval(() => {
       for (const t of tails) t.pump();
-      if (commandAt === undefined && existsSync(file('started'))) commandAt = Date.now();
+      if (commandAt === undefined && existsSync(file('started'))) {
+        commandAt = Date.now();
+        log(`bpfunit vm: command started ${((commandAt - started) / 1000).toFixed(1)} s after qemu`);
+      }
       if (!existsSync(file('booted')) && Date.now() - started > BOOT_LIMIT_S[accel] * 1000) {
         stuck = true;
         qemu.kill('SIGKILL');
@@ -161,15 +165,17 @@ async function boot(opts: VmOptions, initrd: string, accel: Accel): Promise<VmRe
     for (const t of tails) t.pump();
     const wallSeconds = (Date.now() - started) / 1000;
     const console = existsSync(file('console.log')) ? readFileSync(file('console.log'), 'utf8') : '';
-    const lastLines = (text: string) => text.trim().split('\n').slice(-4).join(' | ');
+    const lastLines = (text: string) => `${text.trim().split('\n').slice(-4).join(' | ')} (whole console: ${file('console.log')})`;
     if (code === 'ENOENT') throw new VmError(`qemu-system-x86_64 is not installed (Debian package qemu-system-x86: make vm-deps)`);
     if (!existsSync(file('booted'))) {
       const why = stuck ? `no guest init after ${BOOT_LIMIT_S[accel]} s` : `qemu exited with ${code}`;
+      failed = accel === 'tcg'; // a KVM attempt is retried under TCG: nothing to look at
       throw new NoBoot(`${why}: ${lastLines(qemuErr) || lastLines(console) || 'no output'}`);
     }
     if (!existsSync(file('status'))) {
       throw new VmError(`the guest stopped before the command ended (qemu ${code}): ${lastLines(console) || lastLines(qemuErr)}`);
     }
+    failed = false;
     return {
       status: Number(readFileSync(file('status'), 'utf8')),
       accel,
@@ -177,7 +183,8 @@ async function boot(opts: VmOptions, initrd: string, accel: Accel): Promise<VmRe
       wallSeconds,
     };
   } finally {
-    rmSync(ctl, { recursive: true, force: true });
+    // A guest that failed keeps its control directory (console log, output) for a look.
+    if (!failed) rmSync(ctl, { recursive: true, force: true });
   }
 }
 
