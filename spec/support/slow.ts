@@ -9,6 +9,7 @@ if (Number.isFinite(factor) && factor > 1) {
   // Runnables get the suite's limit through this setter too, so scaling here scales each once.
   Mocha.Runnable.prototype.timeout = function (this: Mocha.Runnable, ms?: number | string) {
     if (typeof ms === 'number' && ms > 0) return timeout.call(this, ms * factor);
-    return timeout.call(this, ms);
+    // The getter must be called with no argument at all: mocha tells them apart by arguments.length.
+    return ms === undefined ? timeout.call(this) : timeout.call(this, ms);
   } as typeof Mocha.Runnable.prototype.timeout;
 }
