@@ -165,15 +165,16 @@ async function boot(opts: VmOptions, initrd: string, accel: Accel, log: (l: stri
     for (const t of tails) t.pump();
     const wallSeconds = (Date.now() - started) / 1000;
     const console = existsSync(file('console.log')) ? readFileSync(file('console.log'), 'utf8') : '';
-    const lastLines = (text: string) => `${text.trim().split('\n').slice(-4).join(' | ')} (whole console: ${file('console.log')})`;
+    const lastLines = (text: string) => text.trim().split('\n').slice(-4).join(' | ');
     if (code === 'ENOENT') throw new VmError(`qemu-system-x86_64 is not installed (Debian package qemu-system-x86: make vm-deps)`);
     if (!existsSync(file('booted'))) {
       const why = stuck ? `no guest init after ${BOOT_LIMIT_S[accel]} s` : `qemu exited with ${code}`;
       failed = accel === 'tcg'; // a KVM attempt is retried under TCG: nothing to look at
-      throw new NoBoot(`${why}: ${lastLines(qemuErr) || lastLines(console) || 'no output'}`);
+      const kept = failed ? ` (console: ${file('console.log')})` : '';
+      throw new NoBoot(`${why}: ${lastLines(qemuErr) || lastLines(console) || 'no output'}${kept}`);
     }
     if (!existsSync(file('status'))) {
-      throw new VmError(`the guest stopped before the command ended (qemu ${code}): ${lastLines(console) || lastLines(qemuErr)}`);
+      throw new VmError(`the guest stopped before the command ended (qemu ${code}): ${lastLines(console) || lastLines(qemuErr)} (console: ${file('console.log')})`);
     }
     failed = false;
     return {
