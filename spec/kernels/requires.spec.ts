@@ -2,7 +2,7 @@
 // requirement and shows the behaviour, or refuses in the verifier's words, both asserted.
 import { expect } from 'chai';
 import os from 'os';
-import { Collection, helperRefusal, itRequires, kernelMeets, ObjectSpec, VerifierError } from '../../src';
+import { Collection, describeRequirement, helperRefusal, itRequires, kernelMeets, ObjectSpec, VerifierError } from '../../src';
 import { helperId } from '../../src/kernel/requires';
 import { fixture } from '../loader/helpers';
 
@@ -31,6 +31,11 @@ describe('kernel requirements', () => {
   it('a minimum kernel version compares major.minor.patch numerically', () => {
     const [major, minor] = os.release().split('.').map(Number);
     expect([kernelMeets({ kernel: `${major}.${minor}` }), kernelMeets({ kernel: `${major}.${minor + 1}` }), kernelMeets({ kernel: '2.6.9' })]).to.deep.equal([true, false, true]);
+  });
+
+  it('a probed feature is what its probe answers, named by its phrase', () => {
+    expect([kernelMeets({ feature: 'x', probe: () => true }), kernelMeets({ feature: 'x', probe: () => false })]).to.deep.equal([true, false]);
+    expect(describeRequirement({ feature: 'BTF line info', probe: () => true })).to.equal('BTF line info');
   });
 
   itRequires(NETNS_COOKIE, 'cgroup_skb calling bpf_get_netns_cookie loads and records the test run\'s netns cookie', {

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import {
-  BtfError, BpfUnitError, Collection, ElfError, InputError, LinkError, ObjectSpec, PermissionError, VerifierError,
+  BtfError, BpfUnitError, Collection, ElfError, InputError, LinkError, ObjectSpec, PermissionError, VerifierError, itRequires,
 } from '../../src';
 import { expectThrow, fixture, fixtureSource, markerLine, ROOT, worldReadableCopy } from './helpers';
 
@@ -91,17 +91,32 @@ describe('errors', () => {
       line = markerLine(fixtureSource('loader_invalid'), 'VERIFIER-REJECTS-THIS-LINE');
     });
 
-    it('loading every program throws VerifierError naming bad_xdp and the C line of the unchecked read', () => {
-      const err = expectThrow(() => Collection.load(spec), VerifierError);
-      expect(err.program).to.equal('bad_xdp');
-      expect(err.errno).to.equal(EACCES);
-      expect(err.summary).to.include(`loader_invalid.c:${line}`);
-      expect(err.summary).to.include('return data[20];');
-      expect(err.sourceLine).to.deep.include({ line, text: 'return data[20]; /* VERIFIER-REJECTS-THIS-LINE */' });
-      expect(err.sourceLine!.file).to.match(/(^|\/)loader_invalid\.c$/);
-      expect(err.message).to.match(/^verifier rejected bad_xdp \(EACCES\): /);
-      expect(err.log).to.match(/invalid access to packet/);
-      expect(err.log.length).to.be.greaterThan(100);
+    // 6.1's verifier prints a source line as "; <text>" without the " @ file:line" newer kernels
+    // add, so there the error cannot name the C line.
+    const logNamesFiles = {
+      feature: "verifier log source lines carrying ' @ file:line'",
+      probe: () => / @ \S+\.c:\d+$/m.test(expectThrow(() => Collection.load(spec), VerifierError).log),
+    };
+    itRequires(logNamesFiles, 'loading every program throws VerifierError naming bad_xdp and the C line of the unchecked read', {
+      met: () => {
+        const err = expectThrow(() => Collection.load(spec), VerifierError);
+        expect(err.program).to.equal('bad_xdp');
+        expect(err.errno).to.equal(EACCES);
+        expect(err.summary).to.include(`loader_invalid.c:${line}`);
+        expect(err.summary).to.include('return data[20];');
+        expect(err.sourceLine).to.deep.include({ line, text: 'return data[20]; /* VERIFIER-REJECTS-THIS-LINE */' });
+        expect(err.sourceLine!.file).to.match(/(^|\/)loader_invalid\.c$/);
+        expect(err.message).to.match(/^verifier rejected bad_xdp \(EACCES\): /);
+        expect(err.log).to.match(/invalid access to packet/);
+        expect(err.log.length).to.be.greaterThan(100);
+      },
+      unmet: () => {
+        const err = expectThrow(() => Collection.load(spec), VerifierError);
+        expect([err.program, err.errno, err.sourceLine]).to.deep.equal(['bad_xdp', EACCES, undefined]);
+        expect(err.message).to.match(/^verifier rejected bad_xdp \(EACCES\): /);
+        expect(err.log).to.include('; return data[20]; /* VERIFIER-REJECTS-THIS-LINE */');
+        expect(err.log).to.match(/invalid access to packet/);
+      },
     });
 
     it('loading only the valid program works', () => {

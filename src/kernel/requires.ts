@@ -14,7 +14,9 @@ export type Requirement =
   /** The helper (bpf_helper_defs.h name) may be called from programs of `section`'s type. */
   | { helper: string; section: string }
   /** The running kernel's version is at least this (major.minor[.patch]). */
-  | { kernel: string };
+  | { kernel: string }
+  /** Anything else a spec can probe: `probe` says whether this kernel has `feature` (a phrase). */
+  | { feature: string; probe: () => boolean };
 
 /** libbpf's helper declarations: the ids the BPF C code is compiled against. */
 const HELPER_DEFS = '/usr/include/bpf/bpf_helper_defs.h';
@@ -79,9 +81,11 @@ function probeHelper(helper: string, section: string): boolean {
 
 /** Whether the running kernel meets the requirement. */
 export function kernelMeets(req: Requirement): boolean {
+  if ('feature' in req) return req.probe();
   return 'kernel' in req ? atLeast(os.release(), req.kernel) : probeHelper(req.helper, req.section);
 }
 
 export function describeRequirement(req: Requirement): string {
+  if ('feature' in req) return req.feature;
   return 'kernel' in req ? `kernel >= ${req.kernel}` : `${req.helper} in ${req.section} programs`;
 }
