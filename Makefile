@@ -15,7 +15,7 @@ FIXTURE_OBJS := $(patsubst spec/fixtures/%.c,build/fixtures/%.o,$(wildcard spec/
 CORE_BTFS := $(patsubst spec/fixtures/core_btf/%.c,build/core_btf/%.btf,$(wildcard spec/fixtures/core_btf/*.c))
 OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS)
 
-.PHONY: all ebpf_unit_test deps dist objects test typecheck isolation precommit install-hook coverage bench bench-native clean
+.PHONY: all ebpf_unit_test deps dist vm-deps vm-smoke test-kernels objects test typecheck isolation precommit install-hook coverage bench bench-native clean
 all: deps dist objects
 	$(MOCHA) 'spec/programs/**/*.spec.ts'
 
@@ -30,13 +30,29 @@ deps: node_modules/.package-lock.json
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
 
+# Guests (bpfunit vm, test-kernels): qemu, a static busybox for the initramfs, cpio to pack it.
+VM_PACKAGES := qemu-system-x86 busybox-static cpio xz-utils
+vm-deps: deps
+	@missing=""; for p in $(VM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The program and loader specs on the host and on each kernel in KERNELS (Debian series or
+# kernel image paths) under qemu, as a table kernel x spec outcome (also in build/kernels/).
+KERNELS ?= host 6.1 6.12
+test-kernels: vm-deps objects
+	KERNELS="$(KERNELS)" node -r tsx/cjs src/vm/matrix.ts
+
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
 # The compiled package (what bin/bpfunit and users run): rebuilt when a source changes.
 dist: dist/index.js
-dist/index.js: $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json package-lock.json
+dist/index.js: $(shell find src -name "*.ts" 2>/dev/null) src/vm/init.sh tsconfig.json tsconfig.build.json package-lock.json
 	npm run -s build
 
 objects: $(OBJS) $(CORE_BTFS)
@@ -121,3 +137,7 @@ bench: deps objects
 
 clean:
 	rm -rf build coverage dist
+
+# One guest kernel, one stated difference: proves `bpfunit vm` boots and runs specs (CI).
+vm-smoke: vm-deps objects dist
+	bin/bpfunit vm --kernel 6.1 -- node_modules/.bin/mocha --reporter dot spec/kernels/requires.spec.ts

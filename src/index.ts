@@ -18,3 +18,5 @@ export * from './structs/uapi';
 export * from './structs/tlv';
 export { loadConfig, cflags } from './config';
 export type { BpfunitConfig } from './config';
+export { helperRefusal, kernelMeets, describeRequirement } from './kernel/requires';
+export type { Requirement } from './kernel/requires';

@@ -5,6 +5,7 @@ import { PermissionError } from './errors';
 import { checkPrivileges } from './kernel/privileges';
 
 export { useHarness } from './mock/harness';
+export { itRequires } from './kernel/it-requires';
 
 export const mochaHooks = {
   beforeAll(): void {
