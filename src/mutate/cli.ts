@@ -52,7 +52,7 @@ function parse(argv: string[]): Args | string {
 }
 
 /** The coverage pass: the specs once, instrumented, counts per test written under `dir`. */
-function coverageRun(root: string, specs: string[], dir: string): string {
+export function coverageRun(root: string, specs: string[], dir: string): string {
   const config = join(dir, 'coverage-config.json');
   const base = JSON.parse(readFileSync(join(root, '.bpfunit-coverage.json'), 'utf8'));
   writeFileSync(config, JSON.stringify({ ...base, output: join(dir, 'coverage'), html: false, branchTables: [] }));

@@ -2,7 +2,7 @@
 // the specs whose tests ran its instruction run in this process with the mutant installed as
 // Collection.defaultHook, only those tests (mocha grep), stopping at the first failure.
 import Mocha from 'mocha';
-import { VerifierError } from '../errors';
+import { InputError, VerifierError } from '../errors';
 import { Collection, CollectionHook } from '../kernel/collection';
 import { ObjectSpec } from '../object/object';
 import { applyMutant } from './operators';
@@ -52,8 +52,21 @@ function runTests(files: string[], titles: string[]): Promise<{ title: string; m
   });
 }
 
+let running = false;
+
+/** One mutant at a time: the mutant is process-wide (Collection.defaultHook) while it runs. */
 export async function runMutant(m: PlannedMutant): Promise<MutantResult> {
   if (m.tests.length === 0) return { ...m, status: 'uncovered' };
+  if (running) throw new InputError('runMutant: another mutant is running in this process; await it first');
+  running = true;
+  try {
+    return await verifyAndRun(m);
+  } finally {
+    running = false;
+  }
+}
+
+async function verifyAndRun(m: PlannedMutant): Promise<MutantResult> {
   const hook = mutantHook(m);
   try {
     Collection.load(ObjectSpec.fromFile(m.path), { programs: [m.program], hook }).close();
