@@ -1,7 +1,7 @@
 // Which mutants to make and which tests run each one's instruction: per-test block counts from a
 // coverage run (coverage/bpf-coverage.json) mapped onto the uninstrumented program's blocks.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { buildCfg } from '../coverage/cfg';
 import { CoverageData, fromJSON, OUTSIDE_TESTS } from '../coverage/recorder';
 import { InputError } from '../errors';
@@ -45,7 +45,8 @@ export function plan(data: CoverageData, root: string, include: (file: string) =
       const covering = tests.filter(
         (t) => t.title !== OUTSIDE_TESTS && !t.title.endsWith(' (hooks)') && keys.some((k) => (t.counts.get(k)?.get(counter) ?? 0) > 0),
       );
-      out.push({ ...m, path, tests: covering.map((t) => ({ title: t.title, file: t.file })) });
+      const file = m.file && isAbsolute(m.file) ? relative(root, m.file) : m.file;
+      out.push({ ...m, file, path, tests: covering.map((t) => ({ title: t.title, file: t.file })) });
     }
   }
   return out;
