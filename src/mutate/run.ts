@@ -34,7 +34,11 @@ function escape(text: string): string {
 function runTests(files: string[], titles: string[]): Promise<{ title: string; message: string } | undefined> {
   const mocha = new Mocha({ bail: true, timeout: 30000, reporter: class { constructor() {} } as never });
   mocha.grep(new RegExp(`^(?:${titles.map(escape).join('|')})$`));
-  for (const f of files) mocha.addFile(f);
+  for (const f of files) {
+    // a spec file the surrounding process already ran is cached: load it afresh so it defines its tests
+    delete require.cache[require.resolve(f)];
+    mocha.addFile(f);
+  }
   return new Promise((resolve, reject) => {
     let first: { title: string; message: string } | undefined;
     try {
