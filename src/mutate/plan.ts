@@ -21,7 +21,7 @@ function objectPath(root: string, name: string): string | undefined {
   return OBJECT_DIRS.map((d) => join(root, d, name)).find((p) => existsSync(p));
 }
 
-/** Mutants of every program the coverage run loaded, restricted to C files `include` accepts. */
+/** Mutants of every program a test of the coverage run ran, restricted to C files `include` accepts. */
 export function plan(data: CoverageData, root: string, include: (file: string) => boolean): PlannedMutant[] {
   const { layouts, tests } = fromJSON(data);
   const out: PlannedMutant[] = [];
@@ -38,6 +38,9 @@ export function plan(data: CoverageData, root: string, include: (file: string) =
       throw new InputError(`${id}: the coverage data does not match ${path} (rebuilt since?): run the coverage pass again`);
     }
     const keys = [...layouts].filter(([, l]) => l.object === layout.object && l.program === layout.program).map(([k]) => k);
+    // Loaded but never run by a test (a load check, the sk_msg section of a re-hosting harness):
+    // nothing could kill its mutants, so it is not mutated.
+    if (!tests.some((t) => t.title !== OUTSIDE_TESTS && keys.some((k) => (t.counts.get(k)?.size ?? 0) > 0))) continue;
     for (const m of mutantsOf(layout.object, program, include)) {
       const fi = cfg.functionOf[m.index];
       const fn = cfg.functions[fi];
