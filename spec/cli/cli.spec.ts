@@ -50,6 +50,8 @@ describe('bpfunit CLI', function () {
       equalsForm: ['run', invalid, '--prog=good_xdp', `--data=${zeros(14)}`],
       help: ['--help'],
       helpShort: ['run', '-h'],
+      helpVm: ['vm', '--help'],
+      helpMutate: ['mutate', '-h'],
       version: ['--version'],
     });
   });
@@ -202,9 +204,12 @@ describe('bpfunit CLI', function () {
     it('--help and -h print the usage and exit 0; --version prints package.json\'s version', () => {
       expect(r.help.status).to.equal(0);
       expect(r.help.stdout).to.match(/^Usage: bpfunit \[options\] \[command\]/);
-      for (const c of ['init', 'build', 'cflags', 'test', 'coverage', 'precommit', 'install-hook', 'load', 'run']) expect(r.help.stdout).to.match(new RegExp(`\n  ${c} `));
+      for (const c of ['init', 'build', 'cflags', 'test', 'coverage', 'precommit', 'install-hook', 'load', 'run', 'tags', 'mutate', 'vm']) expect(r.help.stdout).to.match(new RegExp(`\n  ${c} `));
       expect(r.helpShort.status).to.equal(0);
       expect(r.helpShort.stdout).to.match(/^Usage: bpfunit run \[options\] <object>/);
+      expect([r.helpVm.status, r.helpMutate.status]).to.deep.equal([0, 0]);
+      expect(r.helpVm.stdout).to.match(/^usage: bpfunit vm \(--kernel RELEASE/);
+      expect(r.helpMutate.stdout).to.match(/^usage: bpfunit mutate \[SPEC_GLOB\.\.\.\]/);
       expect(r.version.status).to.equal(0);
       expect(r.version.stdout).to.equal(`${JSON.parse(readFileSync('package.json', 'utf8')).version}\n`);
     });

@@ -91,9 +91,11 @@ describe('bpfunit build', function () {
   let dir: string;
   let sibling: string;
   const objects = () => targets(loadConfig(dir)).map((t) => path.relative(dir, t.object));
-  const age = (files: string[]) => {
-    const past = new Date(Date.now() - 60000);
-    for (const f of files) utimesSync(f, past, past);
+  // Sets a file's times `seconds` from now. Objects are stamped "now" rather than inputs aged, since
+  // their inputs include the package's own headers, as new as the checkout (a fresh clone in CI).
+  const stamp = (files: string[], seconds: number) => {
+    const t = new Date(Date.now() + seconds * 1000);
+    for (const f of files) utimesSync(f, t, t);
   };
 
   before(() => {
@@ -140,10 +142,11 @@ describe('bpfunit build', function () {
 
   it('rebuilds nothing when nothing changed, then only what includes a changed header', () => {
     const config = loadConfig(dir);
-    const all = targets(config).flatMap((t) => [t.object, path.join(dir, 'inc/verdict.h'), t.source]);
-    age(all);
+    stamp(targets(config).map((t) => t.source).concat(path.join(dir, 'inc/verdict.h')), -60);
+    stamp(targets(config).map((t) => t.object), 0);
     expect(build(config).built).to.deep.equal([]);
     writeFileSync(path.join(dir, 'inc', 'verdict.h'), '#define VERDICT XDP_TX\n');
+    stamp([path.join(dir, 'inc/verdict.h')], 60); // edited after the build, whatever the clock's grain
     const r = build(config);
     expect(r.built.map((t) => path.basename(t.object))).to.deep.equal(['pass.o']);
     const h = Harness.load(path.join(dir, 'build/bpf/pass.o'));

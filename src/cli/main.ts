@@ -42,6 +42,7 @@ function program(io: Io, exit: Exit): Command {
   const p = new Command('bpfunit')
     .description('Unit-test eBPF programs with BPF_PROG_TEST_RUN')
     .version(version(), '-V, --version')
+    .enablePositionalOptions() // a command's own options stay its own (vm passes them to qemu's guest)
     .option('-c, --config <file>', 'configuration file (default: bpfunit.config.json, or the "bpfunit" key of package.json, found upwards)')
     .exitOverride()
     .configureOutput({
@@ -110,6 +111,34 @@ function program(io: Io, exit: Exit): Command {
       const c = config(cmd);
       if (opts.build) buildOrFail(c, io);
       exit.pending = (require('./precommit') as typeof import('./precommit')).precommit(c, specs, (t) => io.out(t));
+    });
+
+  p.command('tags')
+    .description('run the programs of objects annotated in the kernel selftests\' style (__success, __failure, __msg, __retval) as tests')
+    .argument('<objects...>', 'BPF ELF objects')
+    .allowUnknownOption()
+    .action((objects: string[]) => {
+      exit.pending = (require('../tags/cli') as typeof import('../tags/cli')).main(objects);
+    });
+
+  p.command('mutate')
+    .description('mutation testing: mutate the loaded instructions one at a time, run the specs covering each, report killed/survived/rejected by C line')
+    .argument('[specs-and-options...]', 'spec globs, --out DIR, --include REGEX, --only TEXT, --coverage FILE')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action((args: string[]) => {
+      require('tsx/cjs'); // the specs are TypeScript, loaded in this process for each mutant
+      exit.pending = (require('../mutate/cli') as typeof import('../mutate/cli')).main(args);
+    });
+
+  p.command('vm')
+    .description('run a command on another kernel, booted under qemu (bpfunit vm --help for its options)')
+    .argument('[options-and-command...]', '--kernel RELEASE | --kernel-image PATH, options, then -- COMMAND')
+    .allowUnknownOption()
+    .helpOption(false)
+    .passThroughOptions() // keeps `--` and everything after it for the guest's command
+    .action((args: string[]) => {
+      exit.pending = (require('../vm/cli') as typeof import('../vm/cli')).main(args);
     });
 
   p.command('install-hook')

@@ -58,6 +58,11 @@ export function guestKernel(spec: { kernel?: string; image?: string }, log: (l: 
 
 /** Runs `bpfunit vm ARGV`; resolves to the exit status (also set as process.exitCode). */
 export async function main(argv: string[]): Promise<number> {
+  const dash = argv.indexOf('--');
+  if ((dash < 0 ? argv : argv.slice(0, dash)).some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(`${VM_USAGE}\n`);
+    return (process.exitCode = 0);
+  }
   let status: number;
   try {
     const args = parseVmArgs(argv);
