@@ -13,6 +13,7 @@ import { BpfUnitError, BtfError, LinkError, ObjectSpec } from '../../src';
 import { Instruction } from '../../src/object/insn';
 import { expectThrow, fixture } from '../loader/helpers';
 import { ALT_BTF, AMBIG_BTF, bpftoolTypes, byteSize, enumValue, field, named } from './btf_dump';
+import { btfBlob } from '../support/btf-blob';
 
 const CALL = 0x85;
 const LDX_MEM_H = 0x69;
@@ -177,16 +178,8 @@ describe('CO-RE relocation (pure stage)', () => {
       types.writeUInt32LE(baseStrLen + 11, 12);
       types.writeUInt32LE(u32, 16);
       types.writeUInt32LE(0, 20);
-      const hdr = Buffer.alloc(24);
-      hdr.writeUInt16LE(0xeb9f, 0);
-      hdr[2] = 1;
-      hdr.writeUInt32LE(24, 4);
-      hdr.writeUInt32LE(0, 8);
-      hdr.writeUInt32LE(types.length, 12);
-      hdr.writeUInt32LE(types.length, 16);
-      hdr.writeUInt32LE(strs.length, 20);
       const base = Btf.parse(baseBytes);
-      const split = Btf.parse(Buffer.concat([hdr, types, strs]), base);
+      const split = Btf.parse(btfBlob(types, strs), base);
       const firstId = Math.max(...baseTypes.keys()) + 1;
       const t = split.type(firstId);
       expect(split.types.length).to.equal(firstId + 1);

@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import { Collection, ObjectSpec, SyscallError } from '../../src';
 import { expectThrow, fixture } from './helpers';
+import { btfBlob } from '../support/btf-blob';
 
 const BTF_KIND_INT = 1;
 const EINVAL = 22;
@@ -18,15 +19,7 @@ function btfWithBadLastInt(count: number): Buffer {
     types.writeUInt32LE(4, i * 16 + 8); // size
     types.writeUInt32LE(i === count ? 64 : 32, i * 16 + 12); // nr_bits, offset 0, no encoding
   }
-  const header = Buffer.alloc(24);
-  header.writeUInt16LE(0xeb9f, 0); // magic
-  header[2] = 1; // version
-  header.writeUInt32LE(24, 4); // hdr_len
-  header.writeUInt32LE(0, 8); // type_off
-  header.writeUInt32LE(types.length, 12);
-  header.writeUInt32LE(types.length, 16); // str_off
-  header.writeUInt32LE(strings.length, 20);
-  return Buffer.concat([header, types, strings]);
+  return btfBlob(types, strings);
 }
 
 describe('BTF the kernel rejects with a long log (io_btf)', () => {

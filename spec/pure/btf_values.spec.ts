@@ -10,6 +10,7 @@ import { CValue, readValue, writeValue } from '../../src/btf/value';
 import { InputError } from '../../src/errors';
 import { useHarness } from '../../src/mock/harness';
 import { ObjectSpec } from '../../src/object/object';
+import { btfBlob } from '../support/btf-blob';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FIXTURE = path.join(ROOT, 'build/fixtures/btf_values.o');
@@ -128,15 +129,7 @@ describe('BTF-typed values: range and signedness', () => {
       ];
       const types = Buffer.alloc(words.length * 4);
       words.forEach((w, k) => types.writeUInt32LE(w >>> 0, k * 4));
-      const hdr = Buffer.alloc(24);
-      hdr.writeUInt16LE(0xeb9f, 0);
-      hdr[2] = 1;
-      hdr.writeUInt32LE(24, 4);
-      hdr.writeUInt32LE(0, 8);
-      hdr.writeUInt32LE(types.length, 12);
-      hdr.writeUInt32LE(types.length, 16);
-      hdr.writeUInt32LE(strs.length, 20);
-      return Btf.parse(Buffer.concat([hdr, types, strs]));
+      return Btf.parse(btfBlob(types, strs));
     }
     const e = enumBtf();
 

@@ -4,6 +4,8 @@
 // specs and the bench that check parsing stays linear in the object's size, and by the fuzzer's
 // growing-size stage. The description returned says what the object holds, independently of the
 // parser, so specs can check what it produced.
+import { btfBlob } from './btf-blob';
+
 
 export interface SyntheticOptions {
   programs: number;
@@ -191,14 +193,7 @@ export function syntheticObject(opts: SyntheticOptions): SyntheticObject {
   type(btfStr.add('.data'), 15, globalVars.length, 0, globalVars.flatMap((v) => [v, 0, 8]));
   const typeBytes = Buffer.concat(types);
   const strBytes = btfStr.bytes();
-  const hdr = Buffer.alloc(24);
-  hdr.writeUInt16LE(0xeb9f, 0);
-  hdr[2] = 1;
-  hdr.writeUInt32LE(24, 4);
-  hdr.writeUInt32LE(typeBytes.length, 12);
-  hdr.writeUInt32LE(typeBytes.length, 16);
-  hdr.writeUInt32LE(strBytes.length, 20);
-  add({ name: '.BTF', type: 1, flags: 0n, data: Buffer.concat([hdr, typeBytes, strBytes]), align: 4 });
+  add({ name: '.BTF', type: 1, flags: 0n, data: btfBlob(typeBytes, strBytes), align: 4 });
 
   // Symbol table: null, locals, then globals (sh_info = first global). Relocations name global
   // symbols as -1 - index into globalsSyms, locals by their table index.
