@@ -121,6 +121,18 @@ static __always_inline __u32 mock_map_ident(const void *map);
 #endif
 
 /*
+ * A call log, the global `name` of type struct `name`: calls[] holds the first `cap` records in
+ * call order, count how many it holds, dropped how many calls came after it was full.
+ */
+#define MOCK_CALL_LOG(name, rec, cap)	\
+	struct name {			\
+		__u32 count;		\
+		__u32 dropped;		\
+		rec calls[cap];		\
+	};				\
+	struct name name
+
+/*
  * Bounded recording: returns the slot for a new record (and counts it) or cap when the array is
  * full (then *dropped counts the call instead).
  */

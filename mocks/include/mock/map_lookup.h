@@ -32,12 +32,7 @@ struct mock_map_lookup_rec {
 	__u32 result; /* MOCK_MAP_LOOKUP_* */
 }; /* 8 bytes */
 
-struct mock_map_lookup_calls {
-	__u32 count;   /* lookups recorded in calls[] */
-	__u32 dropped; /* lookups not recorded because calls[] was full */
-	struct mock_map_lookup_rec calls[MOCK_MAP_LOOKUP_MAX_CALLS];
-};
-struct mock_map_lookup_calls mock_map_lookup_calls;
+MOCK_CALL_LOG(mock_map_lookup_calls, struct mock_map_lookup_rec, MOCK_MAP_LOOKUP_MAX_CALLS);
 
 static __always_inline int mock_map_lookup_forced(__u32 map_id)
 {
@@ -93,12 +88,7 @@ struct mock_map_write_rec {
 	__s64 ret;    /* the kernel's return value */
 }; /* 24 bytes */
 
-struct mock_map_write_calls {
-	__u32 count;   /* calls recorded in calls[] */
-	__u32 dropped; /* calls not recorded because calls[] was full */
-	struct mock_map_write_rec calls[MOCK_MAP_WRITE_MAX_CALLS];
-};
-struct mock_map_write_calls mock_map_write_calls;
+MOCK_CALL_LOG(mock_map_write_calls, struct mock_map_write_rec, MOCK_MAP_WRITE_MAX_CALLS);
 
 static __always_inline long mock_map_write_record(__u32 map_id, __u32 op, __u64 flags, long ret)
 {

@@ -72,12 +72,7 @@ struct mock_msg_call {
 	__s64 ret;   /* value returned to the program */
 }; /* 32 bytes */
 
-struct mock_msg_calls {
-	__u32 count;   /* calls recorded in calls[] */
-	__u32 dropped; /* calls not recorded because calls[] was full */
-	struct mock_msg_call calls[MOCK_MSG_MAX_CALLS];
-};
-struct mock_msg_calls mock_msg_calls;
+MOCK_CALL_LOG(mock_msg_calls, struct mock_msg_call, MOCK_MSG_MAX_CALLS);
 
 static __always_inline void mock_msg_refresh(struct mock_sk_msg_ctx *c)
 {

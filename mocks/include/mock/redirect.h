@@ -26,12 +26,7 @@ struct mock_redirect_call {
 	__s64 ret;    /* SK_PASS (1) / SK_DROP (0) */
 }; /* 24 bytes */
 
-struct mock_redirect_calls {
-	__u32 count;   /* calls recorded in calls[] */
-	__u32 dropped; /* calls not recorded because calls[] was full */
-	struct mock_redirect_call calls[MOCK_REDIRECT_MAX_CALLS];
-};
-struct mock_redirect_calls mock_redirect_calls;
+MOCK_CALL_LOG(mock_redirect_calls, struct mock_redirect_call, MOCK_REDIRECT_MAX_CALLS);
 
 static __always_inline long mock_redirect_map_impl(__u32 map_id, __u32 key, __u64 flags)
 {

@@ -20,12 +20,7 @@ struct mock_cb_flags_call {
 	__s32 ret;   /* returned */
 }; /* 8 bytes */
 
-struct mock_cb_flags_calls {
-	__u32 count;   /* calls recorded in calls[] */
-	__u32 dropped; /* calls not recorded because calls[] was full */
-	struct mock_cb_flags_call calls[MOCK_SOCK_OPS_MAX_CALLS];
-};
-struct mock_cb_flags_calls mock_cb_flags_calls;
+MOCK_CALL_LOG(mock_cb_flags_calls, struct mock_cb_flags_call, MOCK_SOCK_OPS_MAX_CALLS);
 
 static __always_inline long mock_sock_ops_cb_flags_set_impl(struct mock_sock_ops_ctx *c, int flags)
 {

@@ -51,12 +51,7 @@ struct mock_tail_call_rec {
 	__u32 _pad;
 }; /* 16 bytes */
 
-struct mock_tail_call_calls {
-	__u32 count;   /* calls recorded in calls[] */
-	__u32 dropped; /* calls not recorded because calls[] was full */
-	struct mock_tail_call_rec calls[MOCK_TAIL_CALL_MAX_CALLS];
-};
-struct mock_tail_call_calls mock_tail_call_calls;
+MOCK_CALL_LOG(mock_tail_call_calls, struct mock_tail_call_rec, MOCK_TAIL_CALL_MAX_CALLS);
 
 /* Slot of mock_tail_progs for (map_id, index); MOCK_TAIL_SLOTS (out of range: falls through) when unmapped. */
 static __always_inline __u32 mock_tail_slot_of(__u32 map_id, __u32 index)
