@@ -241,6 +241,22 @@ export function syscallRows(): Row[] {
   ];
 }
 
+/** `bpfunit mutate` over sendmsg.c and its specs: mutants decided per second (the mutant runs, not
+ * the coverage pass, as the report times them), and how many were killed. */
+export function mutationRows(): Row[] {
+  const out = path.join(ROOT, 'build/bench/mutation');
+  execFileSync(process.execPath, [path.join(ROOT, 'bin/bpfunit'), 'mutate', 'spec/programs/sendmsg*.spec.ts', '--include', '(^|/)bpf/sendmsg\\.c$', '--out', out], {
+    cwd: ROOT, stdio: 'ignore',
+  });
+  const r = JSON.parse(readFileSync(path.join(out, 'mutation.json'), 'utf8')) as { mutants: { status: string }[]; seconds: number };
+  const killed = r.mutants.filter((m) => m.status === 'killed').length;
+  if (r.mutants.length === 0 || killed === 0) fail(`mutate: ${r.mutants.length} mutants, ${killed} killed`);
+  return [
+    { operation: `bpfunit mutate, sendmsg.c: mutants per second (${r.mutants.length} in ${r.seconds.toFixed(1)} s)`, bpfunitNs: round(r.mutants.length / r.seconds, 1), unit: 'mutants/s', nativeNs: undefined, ratio: undefined, iterations: r.mutants.length },
+    { operation: '  of which killed', bpfunitNs: killed, unit: 'mutants', nativeNs: undefined, ratio: undefined, iterations: r.mutants.length },
+  ];
+}
+
 /** N generated cases of one re-hosted program in one spec file, for growing N: time per case
  * (first case to last, mocha's own per-test work included) and bpf() calls per case. */
 export function scalingRows(): Row[] {
@@ -350,6 +366,7 @@ function main(): void {
   rows.push(...parseRows);
   rows.push(...loopRows());
   rows.push(...runCases(coverageCases(), iterations, undefined));
+  rows.push(...mutationRows());
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const env = { node: process.version, kernel: os.release(), cpus: os.cpus().length, iterations, rounds: ROUNDS, warmup: Math.floor(iterations / 10) };
   if (json) {

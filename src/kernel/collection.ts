@@ -50,6 +50,8 @@ export interface GlobalVariable {
   size: number;
 }
 
+const DEFAULT_HOOK = Symbol.for('bpfunit.Collection.defaultHook');
+
 export class Collection {
   readonly programs = new Map<string, Program>();
   readonly maps = new Map<string, BpfMap>();
@@ -63,8 +65,15 @@ export class Collection {
   private btfFd: number | undefined;
   private closed = false;
   private hook: CollectionHook | undefined;
-  /** Applied to every load whose options do not set `hook` (coverage sets it). */
-  static defaultHook: CollectionHook | undefined;
+  /** Applied to every load whose options do not set `hook` (coverage and mutation set it). Kept
+   * process-wide, not per module instance: the CLI runs from dist/ while specs may load bpfunit
+   * from elsewhere (TypeScript sources, a second installed copy), and the hook must reach them. */
+  static get defaultHook(): CollectionHook | undefined {
+    return (globalThis as { [DEFAULT_HOOK]?: CollectionHook })[DEFAULT_HOOK];
+  }
+  static set defaultHook(hook: CollectionHook | undefined) {
+    (globalThis as { [DEFAULT_HOOK]?: CollectionHook })[DEFAULT_HOOK] = hook;
+  }
 
   private constructor(readonly spec: ObjectSpec) {}
 
