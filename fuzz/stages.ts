@@ -77,7 +77,8 @@ export interface FilesReport {
 }
 
 /** fromFile on odd files, in a child process killed after `deadlineMs`. */
-export function filesStage(deadlineMs = 20_000): FilesReport {
+// The deadline only tells a blocked read (a FIFO) from a slow start on a loaded machine.
+export function filesStage(deadlineMs = 90_000): FilesReport {
   const dir = mkdtempSync(path.join(tmpdir(), 'bpfunit-fuzz-files-'));
   try {
     const fifo = path.join(dir, 'fifo.o');
@@ -101,7 +102,7 @@ export function filesStage(deadlineMs = 20_000): FilesReport {
       ['/proc/self/status (size 0 in stat)', '/proc/self/status', 'ElfError'],
       ['a regular object', path.join(ROOT, 'build/fixtures/loader_calls.o'), 'parsed'],
     ];
-    const r = spawnSync(process.execPath, ['-r', 'ts-node/register', path.join(__dirname, 'files-child.ts'), JSON.stringify(files.map((f) => f[1]))], {
+    const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(__dirname, 'files-child.ts'), JSON.stringify(files.map((f) => f[1]))], {
       cwd: ROOT, timeout: deadlineMs, encoding: 'utf8',
     });
     if (r.signal || r.status !== 0) return { outcomes: [], hang: r.signal !== null, wrong: [{ kind: 'child', path: '', error: r.signal ?? `exit ${r.status}`, message: r.stderr.slice(-500) }] };

@@ -14,8 +14,9 @@ const CAP = 256 * 1024 * 1024; // the cap README states
 
 interface Outcome { path: string; error?: string; message?: string; programs?: string[] }
 
-/** fromFile on each path in a fresh node, killed after `ms`: what each call threw or returned. */
-function fromFileInChild(paths: string[], ms = 20_000): Outcome[] {
+/** fromFile on each path in a fresh node, killed after `ms` (a blocked read, not a slow start on a
+ * loaded machine): what each call threw or returned. */
+function fromFileInChild(paths: string[], ms = 90_000): Outcome[] {
   const code = `
     const { ObjectSpec } = require('./src');
     const out = [];
@@ -24,14 +25,14 @@ function fromFileInChild(paths: string[], ms = 20_000): Outcome[] {
       catch (e) { out.push({ path: p, error: e.constructor.name, message: e.message }); }
     }
     console.log(JSON.stringify(out));`;
-  const r = spawnSync(process.execPath, ['-r', 'ts-node/register', '-e', code], { cwd: ROOT, timeout: ms, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', '-e', code], { cwd: ROOT, timeout: ms, encoding: 'utf8' });
   expect(r.signal, `fromFile did not return within ${ms} ms (killed): ${r.stderr}`).to.equal(null);
   expect(r.status, r.stderr).to.equal(0);
   return JSON.parse(r.stdout);
 }
 
 describe('ObjectSpec.fromFile: only regular files, bounded', function () {
-  this.timeout(60_000);
+  this.timeout(180_000);
   let dir: string;
   let fifo: string;
   let sparse: string;
