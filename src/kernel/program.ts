@@ -16,6 +16,7 @@ const ENOSPC = 28;
 const EINVAL = 22;
 const ENXIO = 6;
 const EFAULT = 14;
+const EOPNOTSUPP = 95;
 
 export type { RunOptions };
 
@@ -67,6 +68,9 @@ export class Program extends FdHandle {
     if (ksym) throw new LinkError(`program ${spec.name} uses the __ksym '${ksym.name}': load it with Collection.load, which resolves kernel symbols`);
     if (spec.kind?.attachTo && spec.attachBtfId === undefined) {
       throw new LinkError(`program ${spec.name} attaches to '${spec.kind.attachTo.name}': load it with Collection.load, which resolves its BTF id`);
+    }
+    if (spec.structOps && spec.attachBtfId === undefined) {
+      throw new LinkError(`program ${spec.name} is set in struct_ops map ${spec.structOps.map}: load it with Collection.load, which resolves its kernel struct`);
     }
     if (!spec.kind) {
       throw new InputError(`program ${spec.name}: section '${spec.section}' names no known program type, so it cannot be loaded`);
@@ -207,6 +211,9 @@ export class Program extends FdHandle {
       }
       if (r.errno === EFAULT && typeName === 'TRACING') {
         throw new NotSupportedError('BPF_PROG_TEST_RUN', `TRACING (section ${this.spec.section})`, "the kernel's tracing test run serves only fentry/fexit/fmod_ret programs and answers EFAULT for the others (tp_btf, iter)");
+      }
+      if (r.errno === EOPNOTSUPP && typeName === 'STRUCT_OPS') {
+        throw new NotSupportedError('BPF_PROG_TEST_RUN', `STRUCT_OPS (map ${this.spec.structOps?.map})`, 'the kernel test-runs only struct_ops programs of its bpf_dummy_ops (EOPNOTSUPP)');
       }
       if (r.errno === ENXIO && typeName === 'RAW_TRACEPOINT') throw new InputError(`program ${this.name}: cpu ${p.cpu} is not an online CPU`);
       throw syscallError(Cmd.PROG_TEST_RUN, r.errno, `program ${this.name} (${typeName}): the kernel refused the data, context or flags`);

@@ -4,7 +4,7 @@ export const ProgType = {
   SOCKET_FILTER: 1, KPROBE: 2, SCHED_CLS: 3, SCHED_ACT: 4, TRACEPOINT: 5, XDP: 6, PERF_EVENT: 7,
   CGROUP_SKB: 8, CGROUP_SOCK: 9, LWT_IN: 10, LWT_OUT: 11, LWT_XMIT: 12, SOCK_OPS: 13, SK_SKB: 14,
   CGROUP_DEVICE: 15, SK_MSG: 16, RAW_TRACEPOINT: 17, CGROUP_SOCK_ADDR: 18, SK_REUSEPORT: 21,
-  FLOW_DISSECTOR: 22, CGROUP_SYSCTL: 23, CGROUP_SOCKOPT: 25, TRACING: 26, LSM: 29, SK_LOOKUP: 30, SYSCALL: 31,
+  FLOW_DISSECTOR: 22, CGROUP_SYSCTL: 23, CGROUP_SOCKOPT: 25, TRACING: 26, STRUCT_OPS: 27, LSM: 29, SK_LOOKUP: 30, SYSCALL: 31,
   NETFILTER: 32,
 } as const;
 
@@ -91,6 +91,9 @@ const RULES: Rule[] = [
   ['netkit/primary', true, 'SCHED_CLS', 'NETKIT_PRIMARY'],
   ['netkit/peer', true, 'SCHED_CLS', 'NETKIT_PEER'],
   ['netfilter', true, 'NETFILTER', 'NETFILTER'],
+  // attach BTF id and attach type (the member index) come from the struct_ops map that uses it
+  ['struct_ops', false, 'STRUCT_OPS'],
+  ['struct_ops.s', false, 'STRUCT_OPS', undefined, BPF_F_SLEEPABLE],
 ];
 
 type TracingRule = [prefix: string, type: ProgTypeName, attach: keyof typeof AttachType, btfPrefix: string, kind: 'func' | 'typedef'];
