@@ -340,8 +340,8 @@ describe('test runs by program type', function () {
     });
 
     it('tp_btf and iter: the kernel answers EFAULT (its tracing test run serves only fentry/fexit/fmod_ret): NotSupportedError', () => {
-      withProgram('ext_sections', 'sec_tp_btf', (c) => {
-        const err = expectThrow(() => c.program('sec_tp_btf').run(), NotSupportedError, /TRACING \(section tp_btf\/.*\).*answers EFAULT/);
+      withProgram('run_tracing', 'on_tp_btf', (c) => {
+        const err = expectThrow(() => c.program('on_tp_btf').run(), NotSupportedError, /TRACING \(section tp_btf\/sys_enter\).*answers EFAULT/);
         expect(err.errno).to.equal(524);
       });
     });

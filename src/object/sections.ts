@@ -131,10 +131,11 @@ export function progTypeName(type: number): string {
 }
 
 // Types whose kernel prog_ops have no test_run: BPF_PROG_TEST_RUN refuses them with ENOTSUPP
-// (measured for sk_msg, cgroup_sock_addr, sock_ops, cgroup_sock, sk_skb, sk_reuseport).
+// (measured for sk_msg, cgroup_sock_addr, sock_ops, cgroup_sock, sk_skb, sk_reuseport); and
+// struct_ops, whose test run serves only the kernel's bpf_dummy_ops (EOPNOTSUPP otherwise).
 const NOT_TEST_RUNNABLE: ReadonlySet<ProgTypeName> = new Set<ProgTypeName>([
   'KPROBE', 'TRACEPOINT', 'PERF_EVENT', 'CGROUP_SOCK', 'SOCK_OPS', 'SK_SKB', 'CGROUP_DEVICE', 'SK_MSG',
-  'CGROUP_SOCK_ADDR', 'SK_REUSEPORT', 'CGROUP_SYSCTL', 'CGROUP_SOCKOPT',
+  'CGROUP_SOCK_ADDR', 'SK_REUSEPORT', 'CGROUP_SYSCTL', 'CGROUP_SOCKOPT', 'STRUCT_OPS',
 ]);
 
 /** Whether BPF_PROG_TEST_RUN can run programs of this type at all. */
