@@ -131,12 +131,16 @@ export class ObjectSpec {
 }
 
 export const KCONFIG_MAP = '.kconfig';
+/** Far above what kconfig values take (integers, and strings of a few dozen bytes): only corrupt
+ * BTF lays out more. */
+const KCONFIG_MAX = 1 << 20;
 
 /** libbpf's .kconfig map: read-only to programs and frozen; its bytes depend on the kernel, so
  * Collection.load fills them. */
 function kconfigMap(externs: KconfigExtern[]): MapSpec[] {
   if (externs.length === 0) return [];
   const size = externs.reduce((n, e) => Math.max(n, e.offset + e.size), 0);
+  if (size > KCONFIG_MAX) throw new LinkError(`.kconfig: the externs' BTF lays out ${size} bytes, more than any kconfig values take (${KCONFIG_MAX})`);
   return [{
     name: KCONFIG_MAP, type: MapType.ARRAY, keySize: 4, valueSize: size, maxEntries: 1, flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE,
     needsBtf: false,
