@@ -1,13 +1,23 @@
 // struct_ops (run_struct_ops.c, a tcp_congestion_ops): the map and its programs loaded the way
 // libbpf loads them (equal map definition, equal program tags), the map value laid out as the
-// kernel's struct (offsets computed by clang from vmlinux.h), nothing registered; a struct_ops
+// kernel's struct (offsets from bpftool's dump of the running kernel's BTF), nothing registered; a struct_ops
 // program set in no map fails alone, and the object's other programs load and run.
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { Collection, LinkError, MapType, NotSupportedError, ObjectSpec, ProgType } from '../../src';
 import { expectThrow, fdinfo, fixture, libbpfRun } from './helpers';
 
 const USED = { bpfunit_init: 'init', bpfunit_ssthresh: 'ssthresh', bpfunit_cong_avoid: 'cong_avoid', bpfunit_undo_cwnd: 'undo_cwnd' };
 const LOADABLE = [...Object.keys(USED), 'plain_xdp'];
+
+/** Size and member byte offsets of a struct, from `bpftool btf dump` of the kernel's BTF. */
+function kernelStruct(dump: string, name: string): { size: number; at: Record<string, number> } {
+  const m = new RegExp(`^\\[\\d+\\] STRUCT '${name}' size=(\\d+) vlen=\\d+\\n((?:\\t.*\\n)*)`, 'm').exec(dump);
+  expect(m, `struct ${name} in the kernel's BTF`).to.not.equal(null);
+  const at: Record<string, number> = {};
+  for (const [, member, bits] of m![2].matchAll(/'(\w+)' type_id=\d+ bits_offset=(\d+)/g)) at[member] = Number(bits) / 8;
+  return { size: Number(m![1]), at };
+}
 
 describe('struct_ops (run_struct_ops: tcp_congestion_ops)', function () {
   this.timeout(60000);
@@ -48,8 +58,10 @@ describe('struct_ops (run_struct_ops: tcp_congestion_ops)', function () {
   });
 
   it('builds the value in the kernel layout: name and flags copied where clang puts them, program slots left 0 (nothing registered)', () => {
-    const ro = spec.map('.rodata').data!.contents;
-    const [nameOff, flagsOff, size] = [ro.readUInt32LE(0), ro.readUInt32LE(4), ro.readUInt32LE(8)];
+    const dump = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'raw'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    const outer = kernelStruct(dump, 'bpf_struct_ops_tcp_congestion_ops');
+    const ops = kernelStruct(dump, 'tcp_congestion_ops');
+    const [nameOff, flagsOff, size] = [outer.at.data + ops.at.name, outer.at.data + ops.at.flags, outer.size];
     const value = coll.map('bpfunit_ca').spec.structOps!.value!;
     expect(value.length).to.equal(size);
     expect(value.subarray(nameOff, nameOff + 16).toString('latin1')).to.equal('bpfunit_ca\0\0\0\0\0\0');
