@@ -262,54 +262,60 @@ describe('test runs by program type', function () {
     // Kernels before 6.4 have no NETFILTER program type: the load is refused.
     const refusedType = () => expectThrow(() => withProgram('run_netfilter', 'nf_filter', () => undefined), SyscallError, /BPF_PROG_LOAD failed: EINVAL/);
 
-    itRequires({ kernel: '6.4' }, 'loads as NETFILTER and gives the verdicts libbpf gives (accept short IPv4, drop long, drop IPv6 state), equal tags', { unmet: refusedType, met: () => {
-      const state = (hook: number, pf: number) => {
-        const s = Buffer.alloc(48);
-        s[0] = hook;
-        s[1] = pf;
-        return s;
-      };
-      const cases: [RunOptions, number][] = [
-        [{ data: Buffer.alloc(40) }, NF_ACCEPT],
-        [{ data: Buffer.alloc(120) }, NF_DROP],
-        [{ data: Buffer.alloc(40), ctx: state(3, 10) }, NF_DROP], // NF_INET_LOCAL_OUT, NFPROTO_IPV6
-      ];
-      withProgram('run_netfilter', 'nf_filter', (c) => {
-        expect(Number(fdinfo(c.program('nf_filter').fd).prog_type)).to.equal(ProgType.NETFILTER);
-        for (const [opts, verdict] of cases) {
-          const ours = c.program('nf_filter').run(opts);
-          const theirs = libbpfRun(fixture('run_netfilter'), 'nf_filter', { data: opts.data as Buffer, ctx: opts.ctx as Buffer | undefined, ...nf });
-          expect(theirs.ok, theirs.stderr).to.equal(true);
-          expect([ours.retval, theirs.retval, ours.data.length, ours.ctx]).to.deep.equal([verdict, verdict, 0, undefined]);
-          expect(fdinfo(c.program('nf_filter').fd).prog_tag).to.equal(theirs.tag);
-        }
-        // Without a state the kernel runs LOCAL_OUT (3); given NF_INET_LOCAL_IN (1) and an
-        // Ethernet + IPv4 frame, the program sees hook 1 and the packet without its L2 header.
-        const frame = ipv4Frame(6, 1, 2);
-        expect(c.program('nf_filter').run({ data: frame, ctx: state(1, 2) }).retval).to.equal(NF_ACCEPT);
-        expect([c.readGlobal('seen_hook').readUInt32LE(0), c.readGlobal('seen_len').readUInt32LE(0)]).to.deep.equal([1, frame.length - 14]);
-      });
-    } });
-
-    itRequires({ kernel: '6.4' }, 'refuses less than an IPv4 header, a state with another pf or pointers, flags, cpu and output sizes before the run', { unmet: refusedType, met: () => {
-      withProgram('run_netfilter', 'nf_filter', (c) => {
-        const bad = Buffer.alloc(48);
-        bad[1] = 7;
-        const pointer = Buffer.alloc(48);
-        pointer[1] = 2;
-        pointer[8] = 1;
-        const cases: [RunOptions, RegExp][] = [
-          [{ data: Buffer.alloc(19) }, /nf_filter: NETFILTER test runs need at least 20 bytes of packet data/],
-          [{ data: Buffer.alloc(40), ctx: bad }, /needs pf NFPROTO_IPV4 \(2\) or NFPROTO_IPV6 \(10\) in byte 1, got 7/],
-          [{ data: Buffer.alloc(40), ctx: pointer }, /may set only hook and pf: its pointers \(bytes 8-47\) must be 0/],
-          [{ data: Buffer.alloc(40), flags: 4 }, /NETFILTER test runs do not take flags BPF_F_TEST_SKB_CHECKSUM_COMPLETE/],
-          [{ data: Buffer.alloc(40), cpu: 1 }, /NETFILTER test runs do not take cpu/],
-          [{ data: Buffer.alloc(40), dataOutSize: 40 }, /NETFILTER test runs do not take dataOutSize: the kernel writes no output data/],
-          [{ data: Buffer.alloc(40), ctxOutSize: 48 }, /NETFILTER test runs do not take ctxOutSize/],
+    itRequires({ kernel: '6.4' }, 'loads as NETFILTER and gives the verdicts libbpf gives (accept short IPv4, drop long, drop IPv6 state), equal tags', {
+      unmet: refusedType,
+      met: () => {
+        const state = (hook: number, pf: number) => {
+          const s = Buffer.alloc(48);
+          s[0] = hook;
+          s[1] = pf;
+          return s;
+        };
+        const cases: [RunOptions, number][] = [
+          [{ data: Buffer.alloc(40) }, NF_ACCEPT],
+          [{ data: Buffer.alloc(120) }, NF_DROP],
+          [{ data: Buffer.alloc(40), ctx: state(3, 10) }, NF_DROP], // NF_INET_LOCAL_OUT, NFPROTO_IPV6
         ];
-        for (const [opts, re] of cases) refusedBeforeRun(c, 'nf_filter', 'seen_len', opts, re);
-      });
-    } });
+        withProgram('run_netfilter', 'nf_filter', (c) => {
+          expect(Number(fdinfo(c.program('nf_filter').fd).prog_type)).to.equal(ProgType.NETFILTER);
+          for (const [opts, verdict] of cases) {
+            const ours = c.program('nf_filter').run(opts);
+            const theirs = libbpfRun(fixture('run_netfilter'), 'nf_filter', { data: opts.data as Buffer, ctx: opts.ctx as Buffer | undefined, ...nf });
+            expect(theirs.ok, theirs.stderr).to.equal(true);
+            expect([ours.retval, theirs.retval, ours.data.length, ours.ctx]).to.deep.equal([verdict, verdict, 0, undefined]);
+            expect(fdinfo(c.program('nf_filter').fd).prog_tag).to.equal(theirs.tag);
+          }
+          // Without a state the kernel runs LOCAL_OUT (3); given NF_INET_LOCAL_IN (1) and an
+          // Ethernet + IPv4 frame, the program sees hook 1 and the packet without its L2 header.
+          const frame = ipv4Frame(6, 1, 2);
+          expect(c.program('nf_filter').run({ data: frame, ctx: state(1, 2) }).retval).to.equal(NF_ACCEPT);
+          expect([c.readGlobal('seen_hook').readUInt32LE(0), c.readGlobal('seen_len').readUInt32LE(0)]).to.deep.equal([1, frame.length - 14]);
+        });
+      },
+    });
+
+    itRequires({ kernel: '6.4' }, 'refuses less than an IPv4 header, a state with another pf or pointers, flags, cpu and output sizes before the run', {
+      unmet: refusedType,
+      met: () => {
+        withProgram('run_netfilter', 'nf_filter', (c) => {
+          const bad = Buffer.alloc(48);
+          bad[1] = 7;
+          const pointer = Buffer.alloc(48);
+          pointer[1] = 2;
+          pointer[8] = 1;
+          const cases: [RunOptions, RegExp][] = [
+            [{ data: Buffer.alloc(19) }, /nf_filter: NETFILTER test runs need at least 20 bytes of packet data/],
+            [{ data: Buffer.alloc(40), ctx: bad }, /needs pf NFPROTO_IPV4 \(2\) or NFPROTO_IPV6 \(10\) in byte 1, got 7/],
+            [{ data: Buffer.alloc(40), ctx: pointer }, /may set only hook and pf: its pointers \(bytes 8-47\) must be 0/],
+            [{ data: Buffer.alloc(40), flags: 4 }, /NETFILTER test runs do not take flags BPF_F_TEST_SKB_CHECKSUM_COMPLETE/],
+            [{ data: Buffer.alloc(40), cpu: 1 }, /NETFILTER test runs do not take cpu/],
+            [{ data: Buffer.alloc(40), dataOutSize: 40 }, /NETFILTER test runs do not take dataOutSize: the kernel writes no output data/],
+            [{ data: Buffer.alloc(40), ctxOutSize: 48 }, /NETFILTER test runs do not take ctxOutSize/],
+          ];
+          for (const [opts, re] of cases) refusedBeforeRun(c, 'nf_filter', 'seen_len', opts, re);
+        });
+      },
+    });
   });
 
   describe('skb and XDP types: the flags and options their handlers accept', () => {

@@ -4,7 +4,8 @@
 // program set in no map fails alone, and the object's other programs load and run.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { Collection, LinkError, MapType, NotSupportedError, ObjectSpec, ProgType } from '../../src';
+import { Collection, LinkError, MapType, NotSupportedError, ObjectSpec, ProgType, SyscallError } from '../../src';
+import { itRequires } from '../../src/mocha';
 import { expectThrow, fdinfo, fixture, libbpfRun } from './helpers';
 
 const USED = { bpfunit_init: 'init', bpfunit_ssthresh: 'ssthresh', bpfunit_cong_avoid: 'cong_avoid', bpfunit_undo_cwnd: 'undo_cwnd' };
@@ -80,6 +81,25 @@ describe('struct_ops (run_struct_ops: tcp_congestion_ops)', function () {
     const theirs = libbpfRun(fixture('run_struct_ops'), 'plain_xdp', { data: Buffer.alloc(14) });
     expect([coll.program('plain_xdp').run({ data: Buffer.alloc(14) }).retval, theirs.retval]).to.deep.equal([2, 2]);
     expect(fdinfo(coll.program('plain_xdp').fd).prog_tag).to.equal(theirs.tag);
+  });
+
+  // BPF_F_LINK struct_ops maps came with 6.4; before, the kernel refuses the map.
+  itRequires({ kernel: '6.4' }, '.struct_ops.link: the map is created with BPF_F_LINK and its program loads (libbpf 1.1 does not know the section: it loads the program bare, ENOTSUPP)', {
+    unmet: () => expectThrow(() => Collection.load(ObjectSpec.fromFile(fixture('run_struct_ops_link'))), SyscallError, /BPF_MAP_CREATE failed: EINVAL: map bpfunit_ca_link/),
+    met: () => {
+      const obj = fixture('run_struct_ops_link');
+      const linked = ObjectSpec.fromFile(obj);
+      expect(linked.map('bpfunit_ca_link').flags).to.equal(0x2000);
+      const c = Collection.load(linked);
+      try {
+        const info = fdinfo(c.map('bpfunit_ca_link').fd);
+        expect([Number(info.map_type), info.map_flags, Number(fdinfo(c.program('link_undo_cwnd').fd).prog_type)]).to.deep.equal([MapType.STRUCT_OPS, '0x2000', ProgType.STRUCT_OPS]);
+      } finally {
+        c.close();
+      }
+      const theirs = libbpfRun(obj, 'link_undo_cwnd', { norun: true });
+      expect([theirs.ok, /failed to load: -524/.test(theirs.stderr)]).to.deep.equal([false, true]);
+    },
   });
 
   it('a struct_ops program set in no map: a LinkError for it alone before any syscall (libbpf 1.1 loads it bare and the kernel refuses the object, ENOTSUPP)', () => {
