@@ -58,14 +58,17 @@ export class PermissionError extends SyscallError {
   }
 }
 
-/** ENOTSUPP (524) from BPF_PROG_TEST_RUN: the kernel cannot test-run this program type. */
+/** ENOTSUPP (524): the kernel cannot test-run this program type (from BPF_PROG_TEST_RUN), or
+ * bpfunit cannot do what the object asks (`detail` says what, e.g. struct_ops). */
 export class NotSupportedError extends SyscallError {
-  constructor(command: string, programType: string) {
+  constructor(command: string, what: string, detail?: string) {
     super(
       command,
       524,
-      `the kernel cannot test-run ${programType} programs; re-host the program in an XDP harness ` +
-        `with the mock library (see README, "Re-hosting")`,
+      detail === undefined
+        ? `the kernel cannot test-run ${what} programs; re-host the program in an XDP harness ` +
+            `with the mock library (see README, "Re-hosting")`
+        : `${what}: ${detail}`,
     );
   }
 }

@@ -11,6 +11,8 @@ export type { CollectionOptions, GlobalVariable } from './kernel/collection';
 export { BpfMap, UpdateFlags } from './kernel/map';
 export { Program } from './kernel/program';
 export type { RunOptions, RunResult } from './kernel/program';
+export { TestRunFlag } from './object/test-run';
+export type { FlowKeys } from './object/test-run';
 export { Harness, useHarness } from './mock/harness';
 export * from './mock/mocks';
 export * from './structs/layout';

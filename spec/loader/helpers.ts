@@ -186,7 +186,9 @@ export interface LibbpfResult {
 
 /** Loads only `prog` of `obj` with libbpf (autoload off for the others) and test-runs it. */
 export function libbpfRun(
-  obj: string, prog: string, opts: { data?: Buffer; ctx?: Buffer; kconfig?: string; syscall?: boolean; norun?: boolean; btf?: string } = {},
+  obj: string,
+  prog: string,
+  opts: { data?: Buffer; ctx?: Buffer; kconfig?: string; syscall?: boolean; norun?: boolean; btf?: string; cpu?: number; type?: [prog: number, attach: number] } = {},
 ): LibbpfResult {
   const args = [obj, prog];
   if (opts.data) args.push('data', opts.data.toString('hex'));
@@ -195,6 +197,8 @@ export function libbpfRun(
   if (opts.syscall) args.push('syscall');
   if (opts.norun) args.push('norun');
   if (opts.btf) args.push('btf', opts.btf);
+  if (opts.cpu !== undefined) args.push('cpu', String(opts.cpu));
+  if (opts.type) args.push('type', String(opts.type[0]), String(opts.type[1]));
   const r = spawnSync(libbpfRunner(), args, { encoding: 'utf8' });
   if (r.status !== 0) return { ok: false, stderr: r.stderr };
   const j = JSON.parse(r.stdout) as { insns: number; tag: string; maps: LibbpfResult['maps']; retval?: number; data?: string; ctx?: string };

@@ -72,9 +72,9 @@ describe('test runs write only into reserved room (io_runs)', () => {
 
   it('raw_tp runs take the argument array as ctx_in only, once (the kernel refuses ctx_out and repeat)', () => {
     expect(coll.program('io_raw').run({ ctx: u64(41) }).retval).to.equal(42);
-    expectThrow(() => coll.program('io_raw').run({ ctx: u64(1), data: pattern(14) }), InputError, /RAW_TRACEPOINT test runs take a context only: no data and no repeat/);
-    expectThrow(() => coll.program('io_raw').run({ ctx: u64(1), repeat: 2 }), InputError, /no data and no repeat/);
-    expectThrow(() => coll.program('io_raw').run({ ctx: u64(1), ctxOutSize: 8 }), InputError, /write no output context/);
+    expectThrow(() => coll.program('io_raw').run({ ctx: u64(1), data: pattern(14) }), InputError, /io_raw: RAW_TRACEPOINT test runs do not take data: the kernel refuses packet data/);
+    expectThrow(() => coll.program('io_raw').run({ ctx: u64(1), repeat: 2 }), InputError, /RAW_TRACEPOINT test runs do not take repeat 2: the kernel runs this type once per call/);
+    expectThrow(() => coll.program('io_raw').run({ ctx: u64(1), ctxOutSize: 8 }), InputError, /RAW_TRACEPOINT test runs do not take ctxOutSize: the kernel writes no output context/);
   });
 
   it('sk_lookup takes a context shorter than struct bpf_sk_lookup and gets the whole 72-byte struct back', () => {
@@ -86,7 +86,7 @@ describe('test runs write only into reserved room (io_runs)', () => {
     expect([pass.retval, pass.ctx?.length, pass.ctx?.readUInt32LE(60)]).to.deep.equal([1, 72, 80]);
     ctx.writeUInt32LE(81, 60);
     expect(coll.program('io_lookup').run({ ctx }).retval).to.equal(0);
-    expectThrow(() => coll.program('io_lookup').run({ ctx, data: pattern(14) }), InputError, /SK_LOOKUP test runs take no packet data/);
+    expectThrow(() => coll.program('io_lookup').run({ ctx, data: pattern(14) }), InputError, /SK_LOOKUP test runs do not take data: the kernel refuses packet data/);
   });
 });
 

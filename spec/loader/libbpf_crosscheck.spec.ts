@@ -138,6 +138,24 @@ const CASES: Case[] = [
       { prog: 'cb_order', data: zeros(14), retval: 157, dataOut: zeros(14) },
     ],
   },
+  { fixture: 'run_raw_tp', loads: true, runs: [] }, // ctx-only runs: spec/loader/run_types.spec.ts
+  {
+    fixture: 'run_flow_dissector',
+    loads: true,
+    runs: [
+      // data_out is struct bpf_flow_keys: nhoff 14, thoff 34, addr_proto ETH_P_IP, TCP,
+      // n_proto/ports in network order, 192.168.0.1 -> 192.168.0.2
+      {
+        prog: 'dissect',
+        data: hex('000000000000000000000000 0800 450000280000000040060000c0a80001c0a80002 04d2 0050'),
+        retval: 0,
+        dataOut: Buffer.concat([hex('0e00 2200 0008 00 00 00 06 0800 04d2 0050 c0a80001 c0a80002'), zeros(32)]),
+      },
+    ],
+  },
+  { fixture: 'run_sk_lookup', loads: true, runs: [] }, // needs a context: run_types.spec.ts
+  { fixture: 'run_tracing', loads: undefined, runs: [] }, // fentry/fmod_ret: kernels with trampolines load them
+  { fixture: 'run_struct_ops', loads: false, runs: [] }, // bpfunit_unused is set in no struct_ops map
   { fixture: 'btf_shapes', loads: undefined, runs: [] },
   { fixture: 'bench_trivial', loads: undefined, runs: [] },
 ];

@@ -4,9 +4,14 @@
 // Built by spec/loader/helpers.ts with: gcc -O1 -o libbpf_run libbpf_run.c -lbpf
 //
 // usage: libbpf_run OBJ PROG [data HEX] [ctx HEX] [kconfig TEXT] [syscall] [norun] [btf PATH]
+//                   [cpu N] [type T ATTACH]
 //   kconfig: libbpf's kconfig open option ("CONFIG_A=y\nCONFIG_B=5"), used before the kernel's
 //   btf: relocate CO-RE against this BTF file (btf_custom_path) instead of the kernel's
-//   syscall: pass ctx_in only, no repeat, and read the context back from ctx_in (SYSCALL type)
+//   syscall: pass ctx_in only, no repeat, and read the context back from ctx_in (SYSCALL type;
+//     also what raw tracepoints take)
+//   cpu: run on CPU N (BPF_F_TEST_RUN_ON_CPU)
+//   type: load PROG as program type T with expected attach type ATTACH (sections this libbpf
+//     does not know, e.g. netfilter before libbpf 1.2)
 // prints one JSON line: {"insns":N,"tag":"..","maps":[{"name":..,"type":T,"key":K,"value":V,
 //   "max":M,"flags":F}],"retval":R,"data":"HEX","ctx":"HEX"}
 // exit status: 0 ok, 1 open/load failure, 2 run failure or bad usage.
@@ -39,7 +44,7 @@ static void puthex(const char *key, const unsigned char *p, __u32 n)
 int main(int argc, char **argv)
 {
 	const char *data_hex = NULL, *ctx_hex = NULL, *btf_path = NULL, *kconfig = NULL;
-	int syscall_type = 0, norun = 0;
+	int syscall_type = 0, norun = 0, cpu = -1, prog_type = -1, attach_type = 0;
 
 	if (argc < 3)
 		return 2;
@@ -56,6 +61,12 @@ int main(int argc, char **argv)
 			norun = 1;
 		else if (!strcmp(argv[i], "btf") && i + 1 < argc)
 			btf_path = argv[++i];
+		else if (!strcmp(argv[i], "cpu") && i + 1 < argc)
+			cpu = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "type") && i + 2 < argc) {
+			prog_type = atoi(argv[++i]);
+			attach_type = atoi(argv[++i]);
+		}
 		else
 			return 2;
 	}
@@ -76,6 +87,10 @@ int main(int argc, char **argv)
 	if (!want) {
 		fprintf(stderr, "no program %s\n", argv[2]);
 		return 1;
+	}
+	if (prog_type >= 0) {
+		bpf_program__set_type(want, prog_type);
+		bpf_program__set_expected_attach_type(want, attach_type);
 	}
 	if (bpf_object__load(obj)) {
 		fprintf(stderr, "load %s: %s\n", argv[1], strerror(errno));
@@ -116,6 +131,10 @@ int main(int argc, char **argv)
 	opts.data_size_in = data_len;
 	opts.ctx_in = ctx;
 	opts.ctx_size_in = ctx_len;
+	if (cpu >= 0) {
+		opts.flags = BPF_F_TEST_RUN_ON_CPU;
+		opts.cpu = cpu;
+	}
 	if (!syscall_type) {
 		opts.repeat = 1;
 		if (data) {

@@ -8,6 +8,8 @@ export interface RunArgs {
   data?: Buffer;
   ctx?: Buffer;
   repeat?: number;
+  flags?: number;
+  cpu?: number;
   sets: { map: string; key: Buffer; value: Buffer }[];
   dumps: string[];
   /** Relocate CO-RE against this BTF file instead of the running kernel's. */
@@ -25,6 +27,15 @@ export function repeatCount(value: string): number {
   // The kernel's repeat is a u32: a larger count is bad usage, not a failed run.
   if (!Number.isInteger(n) || n < 1 || n > U32_MAX) throw new UsageError(`--repeat needs a positive integer, got '${value}' (from 1 to ${U32_MAX})`);
   return n;
+}
+
+/** A u32 option (--flags, --cpu): decimal or 0x hex. */
+export function u32Option(name: string): (value: string) => number {
+  return (value) => {
+    const n = /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(value) ? Number(value) : NaN;
+    if (!Number.isInteger(n) || n > U32_MAX) throw new UsageError(`${name} needs an integer from 0 to ${U32_MAX} (decimal or 0x hex), got '${value}'`);
+    return n;
+  };
 }
 
 export function setEntry(value: string): RunArgs['sets'][number] {

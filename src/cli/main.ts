@@ -6,7 +6,7 @@ import { build, harnessIncludes } from './build';
 import { DEFAULT_HOOK_COMMAND, installHook } from './hook';
 import { init } from './init';
 import { runMocha, splitMochaArgs } from './mocha';
-import { hex, repeatCount, RunArgs, setEntry, UsageError } from './args';
+import { hex, repeatCount, RunArgs, setEntry, u32Option, UsageError } from './args';
 
 export interface Io {
   out(text: string): void;
@@ -164,11 +164,14 @@ function program(io: Io, exit: Exit): Command {
     .option('--data <hex>', 'packet data', (v) => hex(v, '--data'))
     .option('--ctx <hex>', 'context', (v) => hex(v, '--ctx'))
     .option('--repeat <n>', 'run N times', repeatCount)
+    .option('--flags <n>', 'BPF_PROG_TEST_RUN flags the type accepts (e.g. 4: BPF_F_TEST_SKB_CHECKSUM_COMPLETE)', u32Option('--flags'))
+    .option('--cpu <n>', 'raw tracepoints: run on this CPU', u32Option('--cpu'))
     .option('--set <map:keyhex=valuehex>', 'write a map entry first (repeatable)', collect(setEntry), [])
     .option('--dump <map>', 'print a map after the run (repeatable)', collect(String), [])
     .option('--btf <file>', "relocate CO-RE against this BTF instead of the running kernel's")
-    .action((object: string, opts: { prog: string[]; data?: Buffer; ctx?: Buffer; repeat?: number; set: RunArgs['sets']; dump: string[]; btf?: string }) => {
-      io.out(JSON.stringify(objects().run(object, { progs: opts.prog, data: opts.data, ctx: opts.ctx, repeat: opts.repeat, sets: opts.set, dumps: opts.dump, btf: opts.btf })) + '\n');
+    .action((object: string, opts: Omit<RunArgs, 'progs' | 'sets' | 'dumps'> & { prog: string[]; set: RunArgs['sets']; dump: string[] }) => {
+      const { prog, set, dump, ...rest } = opts;
+      io.out(JSON.stringify(objects().run(object, { ...rest, progs: prog, sets: set, dumps: dump })) + '\n');
     });
   return p;
 }

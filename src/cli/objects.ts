@@ -24,14 +24,15 @@ export function run(object: string, args: RunArgs): object {
   try {
     for (const s of args.sets) coll.map(s.map).update(s.key, s.value);
     const prog = coll.program(args.progs[0]);
-    const r = prog.run({ data: args.data, ctx: args.ctx, repeat: args.repeat });
+    const r = prog.run({ data: args.data, ctx: args.ctx, repeat: args.repeat, flags: args.flags, cpu: args.cpu });
     const maps: Record<string, Record<string, string>> = {};
     for (const name of args.dumps) {
       const out: Record<string, string> = {};
       for (const [k, v] of coll.map(name).entries()) out[k.toString('hex')] = v.toString('hex');
       maps[name] = out;
     }
-    return { retval: r.retval, data: r.data.toString('hex'), ctx: r.ctx ? r.ctx.toString('hex') : null, durationNs: r.durationNs, maps };
+    const flowKeys = r.flowKeys && { ...r.flowKeys, src: r.flowKeys.src.toString('hex'), dst: r.flowKeys.dst.toString('hex') };
+    return { retval: r.retval, data: r.data.toString('hex'), ctx: r.ctx ? r.ctx.toString('hex') : null, ...(flowKeys && { flowKeys }), durationNs: r.durationNs, maps };
   } finally {
     coll.close();
   }

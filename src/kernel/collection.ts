@@ -86,6 +86,7 @@ export class Collection {
     const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
     let maps = withKconfig(spec, wanted, opts.kconfig);
     wanted = wanted.map((p) => resolveAttachTarget(resolveKernelSymbols(p)));
+    if (maps.some((m) => m.structOps)) ({ maps, programs: wanted } = structOps(maps, wanted));
     if (hook) {
       const prepared = hook.prepare(spec, wanted);
       wanted = prepared.programs;
@@ -254,9 +255,10 @@ export class Collection {
   }
 }
 
-/** Map types whose contents userspace can neither read nor empty (records, sockets' storage;
+/** Map types whose contents userspace can neither read nor empty (records, sockets' storage,
+ * struct_ops (written only to register them);
  * sockets: an empty SOCKMAP slot refuses a delete with EINVAL, and bpfunit never puts one in). */
-const NOT_RESETTABLE = new Set<number>([MapType.SOCKMAP, MapType.SOCKHASH, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY, MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE, MapType.BLOOM_FILTER]);
+const NOT_RESETTABLE = new Set<number>([MapType.SOCKMAP, MapType.SOCKHASH, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY, MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE, MapType.BLOOM_FILTER, MapType.STRUCT_OPS]);
 
 /** Refuses, before any syscall, a map that asks the kernel for more memory than `limit`. */
 function checkMapSizes(maps: MapSpec[], limit: number): void {
@@ -285,6 +287,14 @@ function hasCoreRelos(p: ProgramSpec): boolean {
  * ts-node every module costs start-up time (the CLI starts once per command). */
 function core(): typeof import('../core/relocate') & typeof import('../core/explain') & typeof import('./core-target') {
   return { ...require('../core/relocate'), ...require('../core/explain'), ...require('./core-target') };
+}
+
+/** struct_ops maps and programs resolved against the kernel's BTF (read only for objects that
+ * have them). */
+function structOps(maps: MapSpec[], programs: ProgramSpec[]): { maps: MapSpec[]; programs: ProgramSpec[] } {
+  const { resolveStructOps } = require('./struct-ops') as typeof import('./struct-ops');
+  const { kernelCoreTarget } = require('./core-target') as typeof import('./core-target');
+  return resolveStructOps(kernelCoreTarget().main, maps, programs);
 }
 
 /** A map of maps needs a template of its inner maps while it is created, and only then. */

@@ -1,6 +1,6 @@
 // A kernel map: create, element operations, iteration, batch operations, close.
 import { readFileSync } from 'node:fs';
-import { InputError } from '../errors';
+import { InputError, LinkError } from '../errors';
 import { MapSpec, MapType, mapTypeName } from '../object/maps';
 import { bpf, bpfRaw, Cmd, scratch, syscallError } from '../sys/bpf';
 import { bytes, Bytes, integer, name, U32_MAX } from '../validate';
@@ -104,6 +104,7 @@ export class BpfMap extends FdHandle {
   static create(spec: MapSpec, opts: MapCreateOptions = {}): BpfMap {
     checkSpec(spec);
     const withBtf = opts.btfFd !== undefined && spec.btfValue !== undefined;
+    if (spec.vmlinuxValueTypeId !== undefined && opts.btfFd === undefined) throw new LinkError(`map ${spec.name}: a struct_ops map needs the object's BTF loaded`);
     const attempt = (btf: boolean) => {
       const buf = scratch.prepare(0);
       buf.writeUInt32LE(spec.type, 0);
@@ -114,6 +115,11 @@ export class BpfMap extends FdHandle {
       buf.writeUInt32LE(spec.flags, 16);
       if (opts.innerMapFd !== undefined) buf.writeUInt32LE(opts.innerMapFd, 20);
       buf.write(kernelName(spec.name), 28, 'latin1');
+      if (spec.vmlinuxValueTypeId !== undefined) {
+        // The kernel's value type; the object's BTF must be passed, without key/value types.
+        buf.writeUInt32LE(opts.btfFd!, 48);
+        buf.writeUInt32LE(spec.vmlinuxValueTypeId, 60);
+      }
       if (btf) {
         buf.writeUInt32LE(opts.btfFd!, 48);
         buf.writeUInt32LE(spec.btfKey ?? 0, 52);

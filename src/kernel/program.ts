@@ -4,7 +4,7 @@ import { encode, Instruction } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 import { ProgType, progTypeName } from '../object/sections';
 import { bpfRaw, checkWritten, Cmd, isPrivilegeError, scratch, syscallError } from '../sys/bpf';
-import { integer, optionalBytes, U32_MAX } from '../validate';
+import { decodeFlowKeys, FlowKeys, planRun, RunOptions } from '../object/test-run';
 import { FdHandle } from './fd';
 import { lineTable, verifierError } from './verifier-log';
 
@@ -13,6 +13,12 @@ const LINE_INFO_SIZE = 16;
 const LOG_START = 1 << 16;
 const LOG_MAX = 1 << 26;
 const ENOSPC = 28;
+const EINVAL = 22;
+const ENXIO = 6;
+const EFAULT = 14;
+const EOPNOTSUPP = 95;
+
+export type { RunOptions };
 
 export interface LoadOptions {
   btfFd?: number;
@@ -62,6 +68,9 @@ export class Program extends FdHandle {
     if (ksym) throw new LinkError(`program ${spec.name} uses the __ksym '${ksym.name}': load it with Collection.load, which resolves kernel symbols`);
     if (spec.kind?.attachTo && spec.attachBtfId === undefined) {
       throw new LinkError(`program ${spec.name} attaches to '${spec.kind.attachTo.name}': load it with Collection.load, which resolves its BTF id`);
+    }
+    if (spec.structOps && spec.attachBtfId === undefined) {
+      throw new LinkError(`program ${spec.name} is set in struct_ops map ${spec.structOps.map}: load it with Collection.load, which resolves its kernel struct`);
     }
     if (!spec.kind) {
       throw new InputError(`program ${spec.name}: section '${spec.section}' names no known program type, so it cannot be loaded`);
@@ -150,168 +159,97 @@ export class Program extends FdHandle {
     throw verifierError(spec.name, res.r.errno, res.log, lineTable(spec.instructions));
   }
 
-  /** One BPF_PROG_TEST_RUN: one FFI crossing. */
+  /** One BPF_PROG_TEST_RUN: one FFI crossing. The options are checked against what the
+   * program's type accepts before it (src/object/test-run.ts). */
   run(opts: RunOptions = {}): RunResult {
     if (this.closed) throw new InputError(`program ${this.name} is closed`);
     const typeName = this.spec.kind!.type;
-    const o = runOptions(opts, `program ${this.name}`);
-    const data = o.data;
-    const min = MIN_DATA[typeName];
-    if (min !== undefined && (data?.length ?? 0) < min) {
-      throw new InputError(`program ${this.name}: ${typeName} test runs need at least ${min} bytes of packet data (an Ethernet header), got ${data?.length ?? 0}`);
-    }
-    const ctxSize = CTX_SIZE[typeName];
-    if (o.ctx && ctxSize && o.ctx.length !== ctxSize.bytes) {
-      throw new InputError(`program ${this.name}: a ${typeName} context (${ctxSize.struct}) is ${ctxSize.bytes} bytes, got ${o.ctx.length}`);
-    }
-    // Syscall programs run once, and the kernel writes their context back in place.
-    const syscall = typeName === 'SYSCALL';
-    const once = CONTEXT_ONLY.has(typeName);
-    if (once && (data || o.repeat !== 1)) {
-      throw new InputError(`program ${this.name}: ${typeName} test runs take a context only: no data and no repeat`);
-    }
-    if (data && NO_PACKET.has(typeName)) throw new InputError(`program ${this.name}: ${typeName} test runs take no packet data`);
-    const ctxOut = CTX_OUT.has(typeName);
-    if (o.ctxOutSize && !ctxOut && KNOWN_RUNS.has(typeName)) {
-      throw new InputError(`program ${this.name}: ${typeName} test runs write no output context, so ctxOutSize does not apply`);
-    }
-    // The kernel writes data_out and ctx_out only for these types, and copies at most the size
-    // passed; a zero data_size_out would mean "all of it", so a size is always passed.
-    const dataIn = data?.length ?? 0;
-    const dataOutCap = data && PACKET_OUT.has(typeName) ? o.dataOutSize || Math.max(DATA_OUT_DEFAULT, 2 * dataIn) : 0;
-    const ctxIn = o.ctx?.length ?? 0;
-    const ctxOutCap = ctxOut && (o.ctx || o.ctxOutSize) ? o.ctxOutSize || Math.max(CTX_OUT_DEFAULT, ctxIn) : 0;
-    const buf = scratch.prepare(dataIn + dataOutCap + ctxIn + ctxOutCap);
+    const p = planRun(this.name, this.spec.kind!, opts);
+    const dataIn = p.data?.length ?? 0;
+    const ctxIn = p.ctx?.length ?? 0;
+    const buf = scratch.prepare(dataIn + p.dataOutCap + ctxIn + p.ctxOutCap);
     buf.writeUInt32LE(this.fd, 0);
-    if (data) {
-      data.copy(buf, scratch.ptrOffset(0));
+    if (p.data) {
+      p.data.copy(buf, scratch.ptrOffset(0));
       buf.writeUInt32LE(dataIn, 8);
       buf.writeBigUInt64LE(scratch.ptr(0), 16);
     }
-    if (dataOutCap) {
-      buf.writeUInt32LE(dataOutCap, 12);
+    if (p.dataOutCap) {
+      buf.writeUInt32LE(p.dataOutCap, 12);
       buf.writeBigUInt64LE(scratch.ptr(dataIn), 24);
     }
-    buf.writeUInt32LE(once ? 0 : o.repeat, 32);
-    const ctxAt = dataIn + dataOutCap;
-    if (o.ctx) {
-      o.ctx.copy(buf, scratch.ptrOffset(ctxAt));
+    buf.writeUInt32LE(p.repeat, 32);
+    const ctxAt = dataIn + p.dataOutCap;
+    if (p.ctx) {
+      p.ctx.copy(buf, scratch.ptrOffset(ctxAt));
       buf.writeUInt32LE(ctxIn, 40);
       buf.writeBigUInt64LE(scratch.ptr(ctxAt), 48);
     }
-    if (ctxOutCap) {
-      buf.writeUInt32LE(ctxOutCap, 44);
+    if (p.ctxOutCap) {
+      buf.writeUInt32LE(p.ctxOutCap, 44);
       buf.writeBigUInt64LE(scratch.ptr(ctxAt + ctxIn), 56);
     }
-    buf.writeUInt32LE(o.flags, 64);
-    buf.writeUInt32LE(o.cpu, 68);
+    buf.writeUInt32LE(p.flags, 64);
+    buf.writeUInt32LE(p.cpu, 68);
     const r = bpfRaw(Cmd.PROG_TEST_RUN, 80);
     // Sizes the kernel wrote back (the whole output, also when it copied less).
-    const outLen = dataOutCap ? buf.readUInt32LE(12) : 0;
-    const ctxOutLen = ctxOutCap ? buf.readUInt32LE(44) : 0;
+    const outLen = p.dataOutCap ? buf.readUInt32LE(12) : 0;
+    const ctxOutLen = p.ctxOutCap ? buf.readUInt32LE(44) : 0;
     if (r.value < 0) {
       if (r.errno === 524) throw new NotSupportedError('BPF_PROG_TEST_RUN', progTypeName(this.type));
       if (r.errno === ENOSPC) {
-        if (ctxOutLen > ctxOutCap) {
-          throw new InputError(`program ${this.name}: its output context (${ctxOutLen} bytes) is larger than ctxOutSize ${ctxOutCap}`);
+        if (ctxOutLen > p.ctxOutCap) {
+          throw new InputError(`program ${this.name}: its output context (${ctxOutLen} bytes) is larger than ctxOutSize ${p.ctxOutCap}`);
         }
         // With fragments the kernel may fail before it reports the size.
-        const size = outLen > dataOutCap ? `${outLen} bytes of data` : 'data';
-        throw new InputError(`program ${this.name}: its output (${size}) is larger than dataOutSize ${dataOutCap}; the program ran, pass a larger dataOutSize`);
+        const size = outLen > p.dataOutCap ? `${outLen} bytes of data` : 'data';
+        throw new InputError(`program ${this.name}: its output (${size}) is larger than dataOutSize ${p.dataOutCap}; the program ran, pass a larger dataOutSize`);
       }
+      // Every other rule is checked before the call; these two the kernel alone knows.
+      if (r.errno === EINVAL && (typeName === 'RAW_TRACEPOINT' || typeName === 'SYSCALL')) {
+        throw new InputError(`program ${this.name}: the kernel refused a ${typeName} context of ${ctxIn} bytes: the program reads further into its context`);
+      }
+      if (r.errno === EFAULT && typeName === 'TRACING') {
+        throw new NotSupportedError('BPF_PROG_TEST_RUN', `TRACING (section ${this.spec.section})`, "the kernel's tracing test run serves only fentry/fexit/fmod_ret programs and answers EFAULT for the others (tp_btf, iter)");
+      }
+      if (r.errno === EOPNOTSUPP && typeName === 'STRUCT_OPS') {
+        throw new NotSupportedError('BPF_PROG_TEST_RUN', `STRUCT_OPS (map ${this.spec.structOps?.map})`, 'the kernel test-runs only struct_ops programs of its bpf_dummy_ops (EOPNOTSUPP)');
+      }
+      if (r.errno === ENXIO && typeName === 'RAW_TRACEPOINT') throw new InputError(`program ${this.name}: cpu ${p.cpu} is not an online CPU`);
       throw syscallError(Cmd.PROG_TEST_RUN, r.errno, `program ${this.name} (${typeName}): the kernel refused the data, context or flags`);
     }
-    checkWritten(Cmd.PROG_TEST_RUN, outLen, dataOutCap, 'data_out');
-    checkWritten(Cmd.PROG_TEST_RUN, ctxOutLen, ctxOutCap, 'ctx_out');
+    checkWritten(Cmd.PROG_TEST_RUN, outLen, p.dataOutCap, 'data_out');
+    checkWritten(Cmd.PROG_TEST_RUN, ctxOutLen, p.ctxOutCap, 'ctx_out');
     const dataStart = scratch.ptrOffset(dataIn);
     const ctxInStart = scratch.ptrOffset(ctxAt);
     const ctxStart = ctxInStart + ctxIn;
     let ctx: Buffer | undefined;
-    if (syscall && o.ctx) ctx = Buffer.from(buf.subarray(ctxInStart, ctxInStart + ctxIn));
-    else if (ctxOutCap) ctx = Buffer.from(buf.subarray(ctxStart, ctxStart + ctxOutLen));
+    if (p.ctxOut === 'inPlace' && p.ctx) ctx = Buffer.from(buf.subarray(ctxInStart, ctxInStart + ctxIn));
+    else if (p.ctxOutCap) ctx = Buffer.from(buf.subarray(ctxStart, ctxStart + ctxOutLen));
+    const data = Buffer.from(buf.subarray(dataStart, dataStart + outLen));
     return {
       retval: buf.readUInt32LE(4),
-      data: Buffer.from(buf.subarray(dataStart, dataStart + outLen)),
+      data,
       ctx,
+      flowKeys: p.dataOut === 'flowKeys' ? decodeFlowKeys(data) : undefined,
       durationNs: buf.readUInt32LE(36),
     };
   }
 }
 
-/** The options checked, with their defaults. */
-function runOptions(opts: RunOptions, what: string) {
-  if (typeof opts !== 'object' || opts === null) throw new InputError(`${what}: run options must be an object`);
-  const data = optionalBytes(opts.data, `${what}: data`);
-  const ctx = optionalBytes(opts.ctx, `${what}: ctx`);
-  if (data) integer(data.length, `${what}: data length`, 0, MAX_IO);
-  if (ctx) integer(ctx.length, `${what}: ctx length`, 0, MAX_IO);
-  return {
-    data,
-    ctx,
-    repeat: integer(opts.repeat ?? 1, `${what}: repeat`, 1, U32_MAX),
-    flags: integer(opts.flags ?? 0, `${what}: flags`, 0, U32_MAX),
-    cpu: integer(opts.cpu ?? 0, `${what}: cpu`, 0, U32_MAX),
-    dataOutSize: integer(opts.dataOutSize ?? 0, `${what}: dataOutSize`, 0, MAX_IO),
-    ctxOutSize: integer(opts.ctxOutSize ?? 0, `${what}: ctxOutSize`, 0, MAX_IO),
-  };
-}
-
-export interface RunOptions {
-  /** Packet bytes (data_in). */
-  data?: Buffer | Uint8Array;
-  /** Context bytes (ctx_in), e.g. an xdp_md or __sk_buff. */
-  ctx?: Buffer | Uint8Array;
-  /** Runs in one syscall (1 to 2^32-1, default 1). Each run after the first starts from what the
-   * previous one left: the packet as it rewrote it (bytes, bpf_xdp_adjust_head/tail), the maps
-   * and globals it updated. `retval` and the output are the last run's; `durationNs` is the mean. */
-  repeat?: number;
-  /** BPF_PROG_TEST_RUN flags (u32), e.g. BPF_F_TEST_SKB_CHECKSUM_COMPLETE. */
-  flags?: number;
-  /** The CPU to run on, with BPF_F_TEST_RUN_ON_CPU (u32). */
-  cpu?: number;
-  /** Room for the output packet, up to 16 MiB; 0 or absent: room for any output of this input
-   * (at least 128 KiB). A larger output is an InputError (the program has run). */
-  dataOutSize?: number;
-  /** Room for the output context, up to 16 MiB; 0 or absent: room for any context (4 KiB). */
-  ctxOutSize?: number;
-}
-
 export interface RunResult {
   /** The program's return value (as u32). */
   retval: number;
-  /** The packet after the run (data_out), possibly grown or shrunk. */
+  /** What the kernel wrote to data_out: the packet after the run, possibly grown or shrunk; a
+   * flow dissector's 56 bytes of struct bpf_flow_keys (decoded in `flowKeys`); empty for types
+   * that write none (raw_tp, syscall, sk_lookup, netfilter). */
   data: Buffer;
-  /** The context after the run (ctx_out), when a context was passed. */
+  /** The context after the run (ctx_out; a syscall program's context as it left it), when a
+   * context was passed and the type writes one back. */
   ctx: Buffer | undefined;
+  /** Flow dissector runs: the struct bpf_flow_keys the program filled in (the kernel's data_out). */
+  flowKeys?: FlowKeys;
   /** Average duration of one run in nanoseconds, as the kernel measured it. */
   durationNs: number;
 }
 
-/** Larger than any output a test run makes of a small packet: skb programs can grow one to the
- * loopback MTU (64 KiB) plus headers. Bigger inputs (XDP fragments) get twice their size. */
-const DATA_OUT_DEFAULT = 1 << 17;
-/** Larger than any context struct the kernel copies back (__sk_buff, 192 bytes, is the largest). */
-const CTX_OUT_DEFAULT = 1 << 12;
-/** Bound on packet and context sizes: far above what any test run accepts or produces. */
-const MAX_IO = 1 << 24;
-
-const SKB_TYPES = ['SCHED_CLS', 'SCHED_ACT', 'CGROUP_SKB', 'SOCKET_FILTER', 'LWT_IN', 'LWT_OUT', 'LWT_XMIT'];
-/** Types whose test run copies its output packet to data_out (net/bpf/test_run.c, bpf_test_finish). */
-const PACKET_OUT = new Set(['XDP', 'FLOW_DISSECTOR', ...SKB_TYPES]);
-/** Types whose test run copies the context back to ctx_out (bpf_ctx_finish). */
-const CTX_OUT = new Set(['XDP', 'FLOW_DISSECTOR', 'SK_LOOKUP', ...SKB_TYPES]);
-/** Types run once on a context alone: the kernel refuses data_in and any repeat count. */
-const CONTEXT_ONLY = new Set(['RAW_TRACEPOINT', 'SYSCALL']);
-/** Test-runnable types that take no packet (the kernel refuses data_in). */
-const NO_PACKET = new Set(['SK_LOOKUP', ...CONTEXT_ONLY]);
-/** Every type the kernel can test-run; for others it answers ENOTSUPP before reading anything. */
-const KNOWN_RUNS = new Set([...PACKET_OUT, ...NO_PACKET]);
-
-const SKB_CTX = { struct: 'struct __sk_buff', bytes: 192 };
-/** Context structs the kernel checks exactly for test runs. */
-const CTX_SIZE: Partial<Record<string, { struct: string; bytes: number }>> = {
-  XDP: { struct: 'struct xdp_md', bytes: 24 },
-  SCHED_CLS: SKB_CTX, SCHED_ACT: SKB_CTX, CGROUP_SKB: SKB_CTX, SOCKET_FILTER: SKB_CTX,
-};
-
-const MIN_DATA: Partial<Record<string, number>> = { XDP: 14, SCHED_CLS: 14, SCHED_ACT: 14, CGROUP_SKB: 14, SOCKET_FILTER: 14 };

@@ -2,12 +2,13 @@
 import { Btf, BtfKind, BtfType } from '../btf/btf';
 import { BtfError, LinkError } from '../errors';
 import type { ElfFile, ElfSection } from '../elf/elf';
+import type { StructOpsSpec } from './struct-ops';
 
 export const MapType = {
   HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6,
   STACK_TRACE: 7, CGROUP_ARRAY: 8, LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11,
   ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13, DEVMAP: 14, SOCKMAP: 15, CPUMAP: 16, XSKMAP: 17,
-  SOCKHASH: 18, QUEUE: 22, STACK: 23, SK_STORAGE: 24, DEVMAP_HASH: 25, RINGBUF: 27,
+  SOCKHASH: 18, QUEUE: 22, STACK: 23, SK_STORAGE: 24, DEVMAP_HASH: 25, STRUCT_OPS: 26, RINGBUF: 27,
   INODE_STORAGE: 28, TASK_STORAGE: 29, BLOOM_FILTER: 30, CGRP_STORAGE: 32,
 } as const;
 
@@ -53,6 +54,11 @@ export interface MapSpec {
   inner?: MapSpec;
   /** Map-of-maps slots initialised in C (`.values = { [i] = &other_map }`): filled with the fds. */
   mapSlots?: { index: number; map: string }[];
+  /** A struct_ops map (a variable of `.struct_ops`): created with the kernel's value type
+   * (`vmlinuxValueTypeId`, filled with valueSize when the object loads), as libbpf creates it;
+   * nothing is registered. */
+  structOps?: StructOpsSpec;
+  vmlinuxValueTypeId?: number;
   /** A data section: its initial bytes, written to key 0 after creation. */
   data?: { section: string; contents: Buffer; freeze: boolean };
 }

@@ -14,6 +14,7 @@ import { KconfigExtern, kconfigExterns } from './kconfig';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, btfMaps, dataSectionMaps, isDataSection, MapSpec, MapType } from './maps';
 import { readObjectFile } from './file';
 import { SectionKind, sectionKind } from './sections';
+import { structOpsMaps, structOpsUse } from './struct-ops';
 
 export interface ProgramSpec {
   name: string;
@@ -24,6 +25,9 @@ export interface ProgramSpec {
   /** BTF id in vmlinux of the function the program attaches to (fentry/, lsm/...), filled by
    * Collection.load from `kind.attachTo`. */
   attachBtfId?: number;
+  /** struct_ops programs: the map and member they are set to (kernel struct and member index
+   * are resolved by Collection.load). */
+  structOps?: { map: string; member: string };
   /** The entry function followed by every subprogram it reaches; empty when `error` is set. */
   instructions: Instruction[];
   /** Why this program cannot be loaded (an unsupported extern, relocation or function in the
@@ -72,7 +76,7 @@ export class ObjectSpec {
 
     const declared = btfMaps(elf, btf);
     const kconfig = kconfigExterns(elf, btf);
-    const maps = [...declared.map((m) => m.spec), ...dataSectionMaps(elf), ...kconfigMap(kconfig)];
+    const maps = [...declared.map((m) => m.spec), ...dataSectionMaps(elf), ...kconfigMap(kconfig), ...structOpsMaps(elf, btf)];
     const coreRelos = extSec && btf ? parseCoreRelos(extSec.data, btf) : new Map<string, CoreRelo[]>();
     const functions = collectFunctions(elf, btfExt, coreRelos);
     resolveRelocations(elf, btf, functions, declared, kconfig);
@@ -82,13 +86,17 @@ export class ObjectSpec {
     for (const fn of functions.values()) {
       if (fn.section.name === '.text' || !fn.global) continue;
       const linked = link(fn);
+      const kind = sectionKind(fn.section.name);
+      const use = kind?.type === 'STRUCT_OPS' ? structOpsUse(maps, fn.name) : undefined;
+      const error = linked.error ?? (use instanceof LinkError ? use : undefined);
       programs.push({
         name: fn.name,
         section: fn.section.name,
-        kind: sectionKind(fn.section.name),
+        kind,
         license,
-        instructions: linked.error ? [] : linked.instructions,
-        ...(linked.error && { error: linked.error }),
+        instructions: error ? [] : linked.instructions,
+        ...(use && !(use instanceof LinkError) && { structOps: use }),
+        ...(error && { error }),
       });
     }
     // Programs and maps are addressed (and their fds kept) by name: two of one name could not be.
@@ -123,12 +131,16 @@ export class ObjectSpec {
 }
 
 export const KCONFIG_MAP = '.kconfig';
+/** Far above what kconfig values take (integers, and strings of a few dozen bytes): only corrupt
+ * BTF lays out more. */
+const KCONFIG_MAX = 1 << 20;
 
 /** libbpf's .kconfig map: read-only to programs and frozen; its bytes depend on the kernel, so
  * Collection.load fills them. */
 function kconfigMap(externs: KconfigExtern[]): MapSpec[] {
   if (externs.length === 0) return [];
   const size = externs.reduce((n, e) => Math.max(n, e.offset + e.size), 0);
+  if (size > KCONFIG_MAX) throw new LinkError(`.kconfig: the externs' BTF lays out ${size} bytes, more than any kconfig values take (${KCONFIG_MAX})`);
   return [{
     name: KCONFIG_MAP, type: MapType.ARRAY, keySize: 4, valueSize: size, maxEntries: 1, flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE,
     needsBtf: false,

@@ -4,7 +4,8 @@ export const ProgType = {
   SOCKET_FILTER: 1, KPROBE: 2, SCHED_CLS: 3, SCHED_ACT: 4, TRACEPOINT: 5, XDP: 6, PERF_EVENT: 7,
   CGROUP_SKB: 8, CGROUP_SOCK: 9, LWT_IN: 10, LWT_OUT: 11, LWT_XMIT: 12, SOCK_OPS: 13, SK_SKB: 14,
   CGROUP_DEVICE: 15, SK_MSG: 16, RAW_TRACEPOINT: 17, CGROUP_SOCK_ADDR: 18, SK_REUSEPORT: 21,
-  FLOW_DISSECTOR: 22, CGROUP_SYSCTL: 23, CGROUP_SOCKOPT: 25, TRACING: 26, LSM: 29, SK_LOOKUP: 30, SYSCALL: 31,
+  FLOW_DISSECTOR: 22, CGROUP_SYSCTL: 23, CGROUP_SOCKOPT: 25, TRACING: 26, STRUCT_OPS: 27, LSM: 29, SK_LOOKUP: 30, SYSCALL: 31,
+  NETFILTER: 32,
 } as const;
 
 export type ProgTypeName = keyof typeof ProgType;
@@ -19,7 +20,7 @@ const AttachType = {
   CGROUP_INET4_GETPEERNAME: 29, CGROUP_INET6_GETPEERNAME: 30, CGROUP_INET4_GETSOCKNAME: 31,
   CGROUP_INET6_GETSOCKNAME: 32, CGROUP_INET_SOCK_RELEASE: 34, SK_LOOKUP: 36,
   TRACE_RAW_TP: 23, TRACE_FENTRY: 24, TRACE_FEXIT: 25, MODIFY_RETURN: 26, LSM_MAC: 27, TRACE_ITER: 28,
-  TCX_INGRESS: 46, TCX_EGRESS: 47, NETKIT_PRIMARY: 54, NETKIT_PEER: 55,
+  NETFILTER: 45, TCX_INGRESS: 46, TCX_EGRESS: 47, NETKIT_PRIMARY: 54, NETKIT_PEER: 55,
 } as const;
 
 const BPF_F_SLEEPABLE = 1 << 4;
@@ -89,6 +90,10 @@ const RULES: Rule[] = [
   ['tcx/egress', true, 'SCHED_CLS', 'TCX_EGRESS'],
   ['netkit/primary', true, 'SCHED_CLS', 'NETKIT_PRIMARY'],
   ['netkit/peer', true, 'SCHED_CLS', 'NETKIT_PEER'],
+  ['netfilter', true, 'NETFILTER', 'NETFILTER'],
+  // attach BTF id and attach type (the member index) come from the struct_ops map that uses it
+  ['struct_ops', false, 'STRUCT_OPS'],
+  ['struct_ops.s', false, 'STRUCT_OPS', undefined, BPF_F_SLEEPABLE],
 ];
 
 type TracingRule = [prefix: string, type: ProgTypeName, attach: keyof typeof AttachType, btfPrefix: string, kind: 'func' | 'typedef'];
@@ -126,10 +131,11 @@ export function progTypeName(type: number): string {
 }
 
 // Types whose kernel prog_ops have no test_run: BPF_PROG_TEST_RUN refuses them with ENOTSUPP
-// (measured for sk_msg, cgroup_sock_addr, sock_ops, cgroup_sock, sk_skb, sk_reuseport).
+// (measured for sk_msg, cgroup_sock_addr, sock_ops, cgroup_sock, sk_skb, sk_reuseport); and
+// struct_ops, whose test run serves only the kernel's bpf_dummy_ops (EOPNOTSUPP otherwise).
 const NOT_TEST_RUNNABLE: ReadonlySet<ProgTypeName> = new Set<ProgTypeName>([
   'KPROBE', 'TRACEPOINT', 'PERF_EVENT', 'CGROUP_SOCK', 'SOCK_OPS', 'SK_SKB', 'CGROUP_DEVICE', 'SK_MSG',
-  'CGROUP_SOCK_ADDR', 'SK_REUSEPORT', 'CGROUP_SYSCTL', 'CGROUP_SOCKOPT',
+  'CGROUP_SOCK_ADDR', 'SK_REUSEPORT', 'CGROUP_SYSCTL', 'CGROUP_SOCKOPT', 'STRUCT_OPS',
 ]);
 
 /** Whether BPF_PROG_TEST_RUN can run programs of this type at all. */
