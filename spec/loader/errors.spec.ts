@@ -179,7 +179,7 @@ describe('errors', () => {
 
   describe('missing privileges', () => {
     it('an unprivileged process (nobody, no capabilities) gets PermissionError mentioning CAP_BPF', function () {
-      this.timeout(20000);
+      this.timeout(120_000); // a child transpiling src/ as nobody (no cache): about 18 s on a loaded machine
       // The child runs as nobody: the project must be readable by it; the object is copied to a
       // world-readable temporary file.
       expect(statSync(ROOT).mode & 0o005, `${ROOT} must be readable and searchable by nobody`).to.equal(0o005);
