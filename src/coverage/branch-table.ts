@@ -34,7 +34,7 @@ export interface BranchTable {
 export type RowStatus = 'covered' | 'uncovered' | 'not-found' | 'ambiguous';
 
 export interface EdgeDetail {
-  side: 'true' | 'false' | '?';
+  side: 'true' | 'false' | 'none' | '?';
   /** "file:line:col" of the first code the edge reaches, "exit", or "?". */
   to: string;
   count: number;
@@ -160,7 +160,7 @@ function evaluateRow(table: string, row: BranchRow, names: Set<string>, ctx: Row
       for (const e of cp.edges) {
         const c = count(t, cp.key, e.counter);
         if (e.side === mine) n += c;
-        else result.opposite += c;
+        else if (e.side !== 'none') result.opposite += c;
       }
     }
     result.hits += n;
