@@ -31,7 +31,8 @@ export interface BranchTable {
   rows: BranchRow[];
 }
 
-export type RowStatus = 'covered' | 'uncovered' | 'not-found' | 'ambiguous';
+/** folded: clang emitted no jump for the branch (the note says why); it cannot be measured. */
+export type RowStatus = 'covered' | 'uncovered' | 'not-found' | 'ambiguous' | 'folded';
 
 export interface EdgeDetail {
   side: 'true' | 'false' | 'none' | '?';
@@ -125,6 +126,10 @@ function evaluateRow(table: string, row: BranchRow, names: Set<string>, ctx: Row
     if (copies.length === 0 && others.length > 0) notes.push(`found only in other programs (${others.sort().join(', ')})`);
   } else if (copies.length > 0) {
     notes.push(`no program named ${[...names].join('/')} ran under coverage: counted every program with this branch`);
+  }
+  if (copies.length === 0 && found.folded && ownRan) {
+    notes.push(found.folded);
+    return done('folded');
   }
   if (copies.length === 0) {
     notes.push(found.fileSeen

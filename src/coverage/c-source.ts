@@ -399,6 +399,17 @@ export function callsIn(source: string, r: Range, names: string | string[]): boo
   return new RegExp(`\\b(${[names].flat().join('|')})\\s*\\(`).test(sc.s.slice(from, to));
 }
 
+const DEFINE = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\(((?:[^\n]*\\\n)*[^\n]*)/gm;
+
+/** Whether a function-like macro that nothing calls (so one used at file scope, e.g. a harness's
+ * entry macro that defines a program) calls `name`, directly or through others: then `name` also
+ * runs outside every function of the sources. */
+export function calledAtFileScope(sources: string[], name: string): boolean {
+  const callers = callersOf(sources, name);
+  const macros = new Set(sources.flatMap((t) => [...t.matchAll(DEFINE)].map((m) => m[1])));
+  return [...callers].some((c) => macros.has(c) && callersOf(sources, c).size === 0);
+}
+
 /** The functions defined in `sources` that call `name`, directly or through each other. */
 export function callersOf(sources: string[], name: string): Set<string> {
   const bodies: [string, string][] = [];
@@ -410,7 +421,7 @@ export function callersOf(sources: string[], name: string): Set<string> {
       bodies.push([def.name, sc.s.slice(from, to)]);
     }
     // Function-like macros call what their body calls (a mock library swaps helpers so).
-    for (const m of text.matchAll(/^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\(((?:[^\n]*\\\n)*[^\n]*)/gm)) bodies.push([m[1], m[2]]);
+    for (const m of text.matchAll(DEFINE)) bodies.push([m[1], m[2]]);
   }
   const found = new Set<string>();
   let targets = [name];

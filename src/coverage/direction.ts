@@ -35,7 +35,7 @@
 // decided on its own; one undecidable copy makes the row ambiguous.
 import { posix } from 'node:path';
 import { chainOf, compareTrees } from './chain';
-import { callersOf, callsIn, comparePos, Conditional, conditionalAt, enclosingLoop, FunctionDef, textOf, functionsIn, inRange, Pos, Range, untilReturn } from './c-source';
+import { calledAtFileScope, callersOf, callsIn, comparePos, Conditional, conditionalAt, enclosingLoop, FunctionDef, textOf, functionsIn, inRange, Pos, Range, untilReturn } from './c-source';
 import type { FunctionLayout, Position, ProgramLayout } from './layout';
 import { sourcePath } from './lines';
 
@@ -76,6 +76,8 @@ export interface Decisions {
   statement: boolean;
   copies: BranchCopy[];
   notes: string[];
+  /** No jump anywhere, though the function around the statement has code: why clang folded it. */
+  folded?: string;
 }
 
 /** 'head': code of a function called only in the condition (part of evaluating it). */
@@ -166,7 +168,8 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
       // After the statement: up to a return at its block's level, else the rest of the function.
       if (calls({ start: c.stmt.end, end: untilReturn(source, c)?.end ?? around.end })) sides.push('out');
       const before = comparePos(around.start, c.head.start) < 0 && calls({ start: around.start, end: { line: c.head.start.line, col: c.head.start.col - 1 } });
-      evidence.set(def.name, sides.length === 1 && !before ? sides[0] : undefined);
+      // Code a file-scope macro also calls (a harness entry's context copy) runs outside the `if`'s function too.
+      evidence.set(def.name, sides.length === 1 && !before && !calledAtFileScope(sources(), def.name) ? sides[0] : undefined);
     }
     return evidence.get(def.name);
   };
@@ -231,7 +234,12 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
   }
   const decided = copies.map((cp) => (c ? decide(cp, c, loop) : undefined));
   if (loop) byOtherCopies(copies, decided);
+  let folded: string | undefined;
+  if (c && source !== undefined && around && copies.length === 0 && treeCopies.length === 0 && compiled(file, around, layouts, root)) {
+    folded = foldedWhy(source, c, around);
+  }
   return {
+    folded,
     fileSeen,
     statement: c !== undefined,
     notes,
@@ -249,6 +257,44 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
       };
     }).concat(treeCopies),
   };
+}
+
+/** Some program has code of the function body r of file. */
+function compiled(file: string, r: Range, layouts: Map<string, ProgramLayout>, root: string): boolean {
+  for (const l of layouts.values()) {
+    const ours = new Set(l.files.map((f, i) => (sourcePath(f, root) === file ? i : -1)).filter((i) => i >= 0));
+    if (l.functions.some((fn) => fn.blocks.some((b) => b.own.some((p) => ours.has(p[0]) && p[1] > 0 && within(p, r))))) return true;
+  }
+  return false;
+}
+
+/** Why a compiled function has no jump for the condition c: the shape around it says. */
+function foldedWhy(source: string, c: Conditional, around: Range): string {
+  const where = `line ${c.head.start.line}`;
+  const words = new Set(textOf(source, c.cond).match(/[A-Za-z_]\w*/g) ?? []);
+  // The statement right before: a loop whose exits decide the condition?
+  for (let line = c.stmt.start.line - 1; line >= around.start.line; line--) {
+    let l: Conditional | undefined;
+    try {
+      l = conditionalAt(source, line);
+    } catch {
+      continue;
+    }
+    if (!l || comparePos(l.stmt.end, c.stmt.start) >= 0) continue;
+    const between = textOf(source, { start: l.stmt.end, end: c.stmt.start }).slice(1, -1);
+    if ((l.keyword === 'for' || l.keyword === 'while') && between.trim() === '') {
+      return `condition constant on each exit of the loop at line ${l.head.start.line} (clang unrolled it and folded the test at ${where} into the loop's exits; the loop's own rows decide them)`;
+    }
+  }
+  // A value the condition tests, set from a call just before: each return of the inlined callee is known.
+  const lines = source.split('\n');
+  for (let line = c.stmt.start.line - 1; line >= around.start.line; line--) {
+    const m = /\b([A-Za-z_]\w*)\s*=\s*([A-Za-z_]\w*)\s*\(/.exec(lines[line - 1] ?? '');
+    if (m && words.has(m[1])) {
+      return `condition constant after inlining ${m[2]}() at line ${line}: clang threaded each of its returns straight to the side it takes, so ${where} has no jump (its arms run on those paths)`;
+    }
+  }
+  return `condition constant on every path at ${where} (after inlining or unrolling): clang emitted no jump for it`;
 }
 
 /** A source and the local headers it includes, recursively (where constants are defined). */

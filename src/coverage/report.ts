@@ -54,7 +54,11 @@ export function buildReport(data: CoverageData, config: CoverageConfig, root: st
   check('lines');
   check('branches');
   check('functions');
-  for (const r of rows) if (!r.covered) failures.push(`branch row ${r.id} (${r.table}) is ${r.status}${r.note ? `: ${r.note}` : ''}`);
+  for (const r of rows) {
+    // A folded row has no branch to take: reported with its reason, not failed (no test could cover it).
+    if (r.status === 'folded') notes.push(`branch row ${r.id} (${r.table}) cannot be measured: ${r.note}`);
+    else if (!r.covered) failures.push(`branch row ${r.id} (${r.table}) is ${r.status}${r.note ? `: ${r.note}` : ''}`);
+  }
   if (layouts.size === 0) notes.push('no program was loaded under coverage (is BPFUNIT_COVERAGE=1 set, and the hooks required?)');
   return { files, totals: t, rows, failures, notes };
 }
@@ -69,7 +73,8 @@ function totalsLine(t: Totals): string {
 
 /** The totals and what makes `check` fail. */
 export function formatFailures(r: Report): string {
-  const out = [totalsLine(r.totals), `branch-table rows: ${r.rows.filter((x) => x.covered).length}/${r.rows.length} covered`];
+  const folded = r.rows.filter((x) => x.status === 'folded').length;
+  const out = [totalsLine(r.totals), `branch-table rows: ${r.rows.filter((x) => x.covered).length}/${r.rows.length} covered${folded ? `, ${folded} folded by clang (not measurable)` : ''}`];
   if (r.failures.length) out.push(`coverage check fails (${r.failures.length}):`, ...r.failures.map((f) => `  - ${f}`));
   else out.push('coverage check passes');
   return out.join('\n');
