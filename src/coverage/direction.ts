@@ -235,8 +235,12 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
   const decided = copies.map((cp) => (c ? decide(cp, c, loop) : undefined));
   if (loop) byOtherCopies(copies, decided);
   let folded: string | undefined;
-  if (c && source !== undefined && around && copies.length === 0 && treeCopies.length === 0 && compiled(file, around, layouts, root)) {
-    folded = foldedWhy(source, c, around);
+  if (c && source !== undefined && around && copies.length === 0 && treeCopies.length === 0) {
+    if (compiled(file, around, layouts, root)) folded = foldedWhy(source, c, around);
+    else if (fileSeen) {
+      const name = functionsIn(source).find((d) => d.body === around)?.name;
+      if (name) notes.push(`${name}() has no line of its own in the programs: clang inlined it and gave its jumps the lines of its callers' statements (${[...callersOf(sources(), name)].join(', ')}): a row there decides them`);
+    }
   }
   return {
     folded,
@@ -378,7 +382,11 @@ function copiesIn(fn: FunctionLayout, f: Finder): { copies: Copy[]; viaThen: boo
       if (b.kind !== 'cond') return;
       const es = edgesOut(bi, true);
       const then = es.filter((e) => e.cls === 'then' && (!e.byCall || b.branch!.inherited));
-      if (then.length === 1 && !es.some((e) => e.cls === 'then' && !then.includes(e))) found.set(bi, { key: f.key, program: f.program, fn, edges: es });
+      // The other edge must lead past the statement (or out of the program): an edge into more
+      // code of a helper inlined before the `if` (a jump clang threaded from inside it) has not
+      // decided the condition yet.
+      const settled = es.every((e) => then.includes(e) || e.cls === 'out' || e.cls === 'else' || e.cls === 'exit');
+      if (then.length === 1 && settled && !es.some((e) => e.cls === 'then' && !then.includes(e))) found.set(bi, { key: f.key, program: f.program, fn, edges: es });
     });
     viaThen = found.size > 0;
   }
