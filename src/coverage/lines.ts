@@ -20,7 +20,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, normalize, relative, resolve } from 'node:path';
 import { functionsIn } from './c-source';
-import type { ProgramLayout } from './layout';
+import type { BlockLayout, FunctionLayout, ProgramLayout } from './layout';
 
 export interface BranchCount {
   line: number;
@@ -79,6 +79,31 @@ export function sourceReader(root: string): (file: string) => string | undefined
   };
 }
 
+/** A jump in a block without line records got the record of the code before it, which may be
+ * another statement's (a store at the end of an inlined helper): it computes a value for the code
+ * after it, so it goes on the line both its edges reach first, when they reach the same one. */
+function recordAfter(fn: FunctionLayout, b: BlockLayout): [number, number] | undefined {
+  const first = (start: number): string | undefined => {
+    const seen = new Set<number>();
+    for (let bi: number | undefined = start; bi !== undefined && !seen.has(bi); ) {
+      seen.add(bi);
+      const blk: BlockLayout = fn.blocks[bi];
+      const p = blk.own.find((q) => q[1] > 0);
+      if (p) return `${p[0]}:${p[1]}`;
+      // Through blocks without records that go on one way only (or fall through a further jump's
+      // not-taken edge, where compiler-made code tends to continue).
+      bi = blk.succ.length >= 1 ? blk.succ[blk.succ.length - 1] : undefined;
+    }
+    return undefined;
+  };
+  const ends = new Set(b.succ.map(first));
+  if (ends.size !== 1) return undefined;
+  const [only] = ends;
+  if (!only) return undefined;
+  const [file, line] = only.split(':').map(Number);
+  return [file, line];
+}
+
 /** Coverage per source file from every layout and its counter values; function records come
  * from the sources under root (a file that cannot be read has none). */
 export function fileCoverage(layouts: Map<string, ProgramLayout>, counts: Map<string, number[]>, root: string): Map<string, FileCoverage> {
@@ -99,7 +124,7 @@ export function fileCoverage(layouts: Map<string, ProgramLayout>, counts: Map<st
           if (!prev || hits > prev.hits) best.set(k, { file, line, hits });
         }
         if (b.branch && b.branch.at[0] >= 0) {
-          const [file, line] = b.branch.at;
+          const [file, line] = b.branch.inherited && !b.own.some((p) => p[1] > 0) ? recordAfter(fn, b) ?? b.branch.at : b.branch.at;
           const lk = `${file}:${line}`;
           const index = perLine.get(lk) ?? 0;
           perLine.set(lk, index + 1);
