@@ -26,6 +26,14 @@
 // 5. structure (an `if` without else, or a loop, whose then-code has no line of its own, e.g. one
 //    inlined call): with exactly two targets, the one from which the other is reachable is the
 //    true side (the then-code runs and then goes on to where the false side goes directly).
+// 6. if/else-if chains on one value (`v == K` in every member) are decided first, by the values each
+//    edge of their compare tree lets through (chain.ts); an edge only earlier members take is no
+//    side of the row ('none').
+// 7. `if (...) break;` in a loop: edges reaching code after the loop are the then-side, edges back
+//    into the loop the else-side; a copy of an unrolled loop that this leaves open (its both edges
+//    leave the loop) is decided by the block every other copy's then-side goes to ('copies').
+// A statement with no jump at all whose function has code is reported as folded, with the shape
+// that explains it (a value set by an inlined call, a loop just before).
 // A `case`/`default` label is read as the condition "the switch chose this section": its decision
 // jumps are those of the `switch (...)` line, its then-statement is the section, the other
 // sections are its else-branch (rules 1 to 4 apply unchanged).
