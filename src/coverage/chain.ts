@@ -24,11 +24,15 @@ export interface Chain {
   members: { c: Conditional; constant: number }[];
   /** Index of the row's statement among the members. */
   index: number;
+  /** A lone `if (v != K)`: its true side is the values other than K. */
+  negated?: boolean;
 }
 
 const OPERAND = /^\(?\s*([A-Za-z_][\w.]*(?:\s*->\s*\w+|\s*\.\s*\w+|\s*\[\s*\w+\s*\])*)\s*\)?$/;
 
-/** The chain the `if` at c belongs to, when it has at least two members, each `v == constant`. */
+/** The chain the `if` at c belongs to, each member `v == constant`; a lone `if (v == K)` or
+ * `if (v != K)` is a chain of one (clang often turns it into a select, whose extra block may be
+ * either arm: the compare says which). */
 export function chainOf(source: string, c: Conditional, sources: string[]): Chain | undefined {
   if (c.keyword !== 'if') return undefined;
   let first = c;
@@ -40,7 +44,12 @@ export function chainOf(source: string, c: Conditional, sources: string[]): Chai
     m = e ? conditionalAt(source, e.start.line) : undefined;
     if (m && (m.keyword !== 'if' || comparePos(m.stmt.start, e!.start) !== 0)) m = undefined;
   }
-  if (members.length < 2) return undefined;
+  if (members.length < 2) {
+    const text = textOf(source, c.cond);
+    const ne = text.split('!=');
+    const one = ne.length === 2 ? equality(`${ne[0]}==${ne[1]}`, sources) : equality(text, sources);
+    return one && { value: one.value, members: [{ c, constant: one.constant }], index: 0, negated: ne.length === 2 };
+  }
   const parsed = members.map((m) => equality(textOf(source, m.cond), sources));
   const value = parsed[0]?.value;
   if (!value || parsed.some((p) => !p || p.value !== value)) return undefined;
@@ -107,7 +116,8 @@ export function compareTrees(fn: FunctionLayout, chain: Chain, onChain: (bi: num
   const trees: TreeEdge[][] = [];
   const OTHER = -1; // any value that is none of the constants (never an immediate used here)
   for (const root of nodes) {
-    if (inner.has(root) || fn.blocks[root].branch!.test!.origin !== 'read') continue;
+    // A root with a line of its own: a jump that inherited the line may be a later statement's.
+    if (inner.has(root) || fn.blocks[root].branch!.test!.origin !== 'read' || fn.blocks[root].branch!.inherited) continue;
     const edges: TreeEdge[] = [];
     const walk = (bi: number, values: number[]) => {
       const b = fn.blocks[bi];
@@ -119,7 +129,7 @@ export function compareTrees(fn: FunctionLayout, chain: Chain, onChain: (bi: num
       const out: [number, number, number[]][] = [[b.succ[0], b.branch!.taken, taken], [b.succ[1], b.branch!.notTaken, fallen]];
       for (const [target, counter, vs] of out) {
         if (linked(bi, target)) walk(target, vs);
-        else edges.push({ counter, target, side: sideOf(vs, chain.index, constants, OTHER) });
+        else edges.push({ counter, target, side: sideOf(vs, chain.index, constants, OTHER, chain.negated) });
       }
     };
     walk(root, [...constants, OTHER]);
@@ -128,8 +138,12 @@ export function compareTrees(fn: FunctionLayout, chain: Chain, onChain: (bi: num
   return trees;
 }
 
-function sideOf(values: number[], index: number, constants: number[], other: number): Side | undefined {
+function sideOf(values: number[], index: number, constants: number[], other: number, negated?: boolean): Side | undefined {
   const mine = constants[index];
+  if (negated) {
+    if (values.length === 0) return 'none';
+    return values.every((v) => v !== mine) ? 'true' : values.every((v) => v === mine) ? 'false' : undefined;
+  }
   const earlier = constants.slice(0, index);
   if (values.length === 0 || values.every((v) => earlier.includes(v))) return 'none';
   if (values.every((v) => v === mine)) return 'true';

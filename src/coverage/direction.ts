@@ -54,7 +54,7 @@ export const HOW_NOTE: Record<How, string | undefined> = {
   else: 'decided by the else-branch',
   'merged jump': 'inferred: the then-statement ends in a jump that clang merged into shared code',
   structure: 'inferred from the CFG: the then-code has no line of its own (an inlined call?)',
-  values: 'an if/else-if chain on one value that clang compiled to a compare tree: decided by the values each edge lets through',
+  values: 'decided by the values each edge lets through, read from the compares (`v == K`, `v != K`, or an if/else-if chain on one value that clang compiled to a compare tree)',
   copies: 'a copy of an unrolled loop decided by where the other copies of the same jump go',
 };
 
@@ -182,7 +182,8 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
     return evidence.get(def.name);
   };
 
-  const chain = c && source !== undefined ? chainOf(source, c, withIncludes(file, read)) : undefined;
+  const dirs = () => [...new Set([...layouts.values()].flatMap((l) => l.files.map((f) => posix.dirname(sourcePath(f, root)))))];
+  const chain = c && source !== undefined ? chainOf(source, c, withIncludes(file, read, dirs())) : undefined;
   // `if (...) break;` in a loop: its then-side leaves the loop, its else-side stays in it.
   const loop = c && source !== undefined && /\bbreak\s*;\s*\}?\s*$/.test(textOf(source, c.then)) ? enclosingLoop(source, c) : undefined;
   const treeCopies: BranchCopy[] = [];
@@ -309,8 +310,9 @@ function foldedWhy(source: string, c: Conditional, around: Range): string {
   return `condition constant on every path at ${where} (after inlining or unrolling): clang emitted no jump for it`;
 }
 
-/** A source and the local headers it includes, recursively (where constants are defined). */
-function withIncludes(file: string, read: (file: string) => string | undefined): string[] {
+/** A source and the local headers it includes, recursively (where constants are defined), looked
+ * for beside the including file and in the directories of the programs' sources (the -I paths). */
+function withIncludes(file: string, read: (file: string) => string | undefined, dirs: string[]): string[] {
   const seen = new Set<string>();
   const texts: string[] = [];
   const visit = (f: string) => {
@@ -319,7 +321,10 @@ function withIncludes(file: string, read: (file: string) => string | undefined):
     const text = read(f);
     if (text === undefined) return;
     texts.push(text);
-    for (const m of text.matchAll(/^[ \t]*#[ \t]*include[ \t]+"([^"]+)"/gm)) visit(posix.normalize(posix.join(posix.dirname(f), m[1])));
+    for (const m of text.matchAll(/^[ \t]*#[ \t]*include[ \t]+"([^"]+)"/gm)) {
+      const found = [posix.dirname(f), ...dirs].map((d) => posix.normalize(posix.join(d, m[1]))).find((p) => read(p) !== undefined);
+      if (found) visit(found);
+    }
   };
   visit(file);
   return texts;

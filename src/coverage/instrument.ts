@@ -218,32 +218,49 @@ function branchTest(cfg: ProgramCfg, fn: FunctionCfg, block: number): BranchTest
   if (!isConditional(jump) || (jump.opcode & 0x08) !== 0) return undefined; // BPF_X: register against register
   const preds = new Map<number, number[]>();
   for (const x of fn.blocks) for (const s of x.succ) preds.set(s, [...(preds.get(s) ?? []), x.index]);
-  let reg = jump.dst;
+  const test = { op: jump.opcode & 0xf0, reg: jump.dst, imm: jump.imm, jmp32: (jump.opcode & 0x07) === Class.JMP32 };
   let local = false;
-  let at = b;
-  let k = b.end - 2;
-  for (let hops = 0; hops < 16; hops++) {
+  for (let k = b.start; k < b.end - 1; k++) {
+    const i = cfg.insns[k];
+    const cls = i.opcode & 0x07;
+    if ((isCall(i) && jump.dst <= 5) || (i.dst === jump.dst && [Class.LDX, Class.ALU, Class.ALU64, Class.LD].includes(cls))) local = true;
+  }
+  let budget = 256; // blocks looked at: past that, 'unknown'
+  const seen = new Set<string>();
+  // The value of reg just before instruction k of block bi, over every path that reaches it.
+  type Origin = BranchTest['origin'] | 'none';
+  const originOf = (bi: number, k: number, reg: number): Origin => {
+    const at = fn.blocks[bi];
     for (; k >= at.start; k--) {
       const i = cfg.insns[k];
       const cls = i.opcode & 0x07;
-      if (isCall(i) && reg <= 5) return { op: jump.opcode & 0xf0, reg: jump.dst, imm: jump.imm, jmp32: (jump.opcode & 0x07) === Class.JMP32, local: local || at === b, origin: 'computed' };
+      if (isCall(i) && reg <= 5) return 'computed';
       if (i.dst !== reg || (cls !== Class.LDX && cls !== Class.ALU && cls !== Class.ALU64 && cls !== Class.LD)) continue;
-      if (at === b) local = true;
       const op = i.opcode & 0xf0;
-      let origin: BranchTest['origin'] = 'computed';
-      if (cls === Class.LDX) origin = 'read';
-      else if (op === ALU_MOV && (i.opcode & 0x08) !== 0) {
+      if (cls === Class.LDX) return 'read';
+      if (cls !== Class.LD && op === ALU_MOV && (i.opcode & 0x08) !== 0) {
         reg = i.src; // a copy: follow the source register
         continue;
-      } else if ([ALU_OR, ALU_AND, ALU_LSH, ALU_RSH].includes(op)) origin = 'read';
-      return { op: jump.opcode & 0xf0, reg: jump.dst, imm: jump.imm, jmp32: (jump.opcode & 0x07) === Class.JMP32, local, origin };
+      }
+      // Bytes of a packed field put together, or masked: still the value read.
+      return cls !== Class.LD && [ALU_OR, ALU_AND, ALU_LSH, ALU_RSH].includes(op) ? 'read' : 'computed';
     }
-    const from = preds.get(at.index) ?? [];
-    if (from.length !== 1 || at.index === 0) break;
-    at = fn.blocks[from[0]];
-    k = at.end - 1;
-  }
-  return { op: jump.opcode & 0xf0, reg: jump.dst, imm: jump.imm, jmp32: (jump.opcode & 0x07) === Class.JMP32, local, origin: 'unknown' };
+    const from = preds.get(bi) ?? [];
+    if (bi === 0 || from.length === 0) return 'unknown';
+    let all: Origin = 'none';
+    for (const p of from) {
+      const key = `${p}:${reg}`;
+      if (seen.has(key)) continue; // a loop back: the other ways in decide
+      seen.add(key);
+      if (--budget < 0) return 'unknown';
+      const o = originOf(p, fn.blocks[p].end - 1, reg);
+      if (o === 'computed' || o === 'unknown') return o;
+      if (o === 'read') all = 'read';
+    }
+    return all;
+  };
+  const origin = originOf(block, b.end - 2, jump.dst);
+  return { ...test, local, origin: origin === 'none' ? 'unknown' : origin };
 }
 
 function countSlots(list: Instruction[]): number {
