@@ -9,7 +9,8 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Collection } from '../../src';
-import { BranchRow, CoverageRecorder, evaluateTable, RowResult } from '../../src/coverage';
+import { BranchRow, CoverageRecorder, evaluateTable, RowResult, TestRecord } from '../../src/coverage';
+import { ownTestsMissed } from '../../src/coverage/report';
 import { object, ROOT } from './helpers';
 
 const SRC = 'spec/fixtures/cov_rows.c';
@@ -47,6 +48,19 @@ const LOOKUP: [string, Buffer, number][] = [
   ['L4', bytes(5, 1, 2, 443, 80), 2], //  missing; both; allowed twice: PASS
 ];
 
+// rows_select: data[0] family (2 is FAMILY_V4), data[3] the return value then, else 7.
+const SELECT: [string, Buffer, number][] = [
+  ['S1', bytes(2, 1, 2, 3), 3],
+  ['S2', bytes(3, 1, 2, 3), 7],
+  ['S3', bytes(2, 5, 6, 9), 9],
+];
+
+// rows_rewrite: data[0] family, data[1..2] the context, data[3..4] its rewrite for FAMILY_V4.
+const REWRITE: [string, Buffer, number][] = [
+  ['R1', bytes(2, 1, 2, 3, 4), 4],
+  ['R2', bytes(10, 1, 2, 3, 4), 2],
+];
+
 // [marker, outcome, packets that take that side, evaluations that do, lower bound?]
 // A lower bound where clang folded the test in one inlined copy (that copy runs no jump for it):
 // then the row's packets and count are a subset of the truth, never a packet that did not take it.
@@ -76,6 +90,11 @@ const TRUTH: [string, boolean, string[], number, ('lower bound')?][] = [
   ['and_if', false, ['L2', 'L3'], 2],
   ['ports_if', true, ['L2', 'L3'], 2],
   ['ports_if', false, ['L1', 'L4'], 2],
+  // Two moves in the arm: clang jumps over them when the family is not FAMILY_V4.
+  ['select_if', true, ['S1', 'S3'], 2],
+  ['select_if', false, ['S2'], 1],
+  ['rewrite_if', true, ['R1'], 1],
+  ['rewrite_if', false, ['R2'], 1],
 ];
 // clang -O2 emits no jump for these (checked in the object: the lines have no conditional jump):
 // fo_none tests the loop counter, known on each exit of the unrolled loop.
@@ -86,6 +105,8 @@ const ELSEWHERE: [string, RegExp][] = [['allowed_or', /allowed\(\) has no line o
 
 describe('branch-table rows on ordinary C (cov_rows.c)', () => {
   let results: Map<string, RowResult>;
+  let tests: TestRecord[];
+  let layouts: CoverageRecorder['layouts'];
   const retvals: number[] = [];
 
   before(() => {
@@ -94,7 +115,7 @@ describe('branch-table rows on ordinary C (cov_rows.c)', () => {
     try {
       for (const k of [0, 1, 2]) c.map('rows_map').update(Buffer.from([k, 0, 0, 0]), Buffer.from([100 + k, 0, 0, 0]));
       rec.flush({ title: 'setup' });
-      for (const [prog, runs] of [['rows_policy', POLICY], ['rows_lookup', LOOKUP]] as const) {
+      for (const [prog, runs] of [['rows_policy', POLICY], ['rows_lookup', LOOKUP], ['rows_select', SELECT], ['rows_rewrite', REWRITE]] as const) {
         for (const [title, data] of runs) {
           retvals.push(c.program(prog).run({ data }).retval);
           rec.flush({ title });
@@ -105,12 +126,14 @@ describe('branch-table rows on ordinary C (cov_rows.c)', () => {
     }
     const policy = ['pol_random', 'pol_strict', 'pol_failover', 'pick_zero', 'pick_miss', 'strict_ret', 'fo_break', 'fo_none'];
     const rows: BranchRow[] = [...TRUTH.map(([m, outcome]) => [m, outcome] as const), ...[...FOLDED, ...ELSEWHERE].map(([m]) => [m, true] as const)]
-      .map(([m, outcome]) => ({ id: `${m}:${outcome}`, program: policy.includes(m) ? 'rows_policy' : 'rows_lookup', file: SRC, line: at(m), outcome }));
-    results = new Map(evaluateTable('rows', { rows }, { layouts: rec.layouts, tests: [...rec.tests.values()], root: ROOT }).map((r) => [r.id, r]));
+      .map(([m, outcome]) => ({ id: `${m}:${outcome}`, program: policy.includes(m) ? 'rows_policy' : m === 'select_if' ? 'rows_select' : m === 'rewrite_if' ? 'rows_rewrite' : 'rows_lookup', file: SRC, line: at(m), outcome }));
+    tests = [...rec.tests.values()];
+    layouts = rec.layouts;
+    results = new Map(evaluateTable('rows', { rows }, { layouts, tests, root: ROOT }).map((r) => [r.id, r]));
   });
 
   it('runs the packets as the comments say (return values)', () => {
-    expect(retvals).to.deep.equal([...POLICY, ...LOOKUP].map(([, , r]) => r));
+    expect(retvals).to.deep.equal([...POLICY, ...LOOKUP, ...SELECT, ...REWRITE].map(([, , r]) => r));
   });
 
   for (const [m, outcome, tests, hits, bound] of TRUTH) {
@@ -134,6 +157,15 @@ describe('branch-table rows on ordinary C (cov_rows.c)', () => {
       expect(r.note).to.match(where);
     });
   }
+
+  it("the check's net: a row its own tests (titled 'ID: ...') never took is suspect", () => {
+    // Rows named after the packets: S2 is the FAMILY_V4 test's false side, so a row 'S2' on the
+    // true side is what a wrong direction would look like; on its false side it is right.
+    const row = (outcome: boolean): BranchRow => ({ id: 'S2', program: 'rows_select', file: SRC, line: at('select_if'), outcome });
+    const titled = tests.map((t) => ({ ...t, title: `${t.title}: run` }));
+    const [wrong, right] = evaluateTable('net', { rows: [row(true), row(false)] }, { layouts, tests: titled, root: ROOT });
+    expect([ownTestsMissed(wrong, titled), ownTestsMissed(right, titled)]).to.deep.equal([true, false]);
+  });
 
   for (const [m, why] of FOLDED) {
     it(`${m}: clang folded it away, and the report says why`, () => {

@@ -1,4 +1,6 @@
-// if/else-if chains on one value (`if (v == A) ... else if (v == B) ... else if (v == C) ...`).
+// if/else-if chains on one value (`if (v == A) ... else if (v == B) ... else if (v == C) ...`), and
+// a lone `if (v == K)` / `if (v != K)`, whose select (a jump over one register move) may put
+// either arm in the extra block.
 // clang lowers such a chain as it lowers a switch: a tree of compares of one register against the
 // constants, in any order, all with the line of the first `if` (the others' lines get no jump). No
 // line tells the arms apart then (two arms may even inline the same helper), so the arms are told
