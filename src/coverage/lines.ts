@@ -80,28 +80,25 @@ export function sourceReader(root: string): (file: string) => string | undefined
 }
 
 /** A jump in a block without line records got the record of the code before it, which may be
- * another statement's (a store at the end of an inlined helper): it computes a value for the code
- * after it, so it goes on the line both its edges reach first, when they reach the same one. */
+ * another statement's (a store at the end of an inlined helper): when both its edges join in one
+ * block (it only picks a value, as a select does), it belongs to that block's first line. */
 function recordAfter(fn: FunctionLayout, b: BlockLayout): [number, number] | undefined {
-  const first = (start: number): string | undefined => {
+  const first = (start: number): number | undefined => {
     const seen = new Set<number>();
     for (let bi: number | undefined = start; bi !== undefined && !seen.has(bi); ) {
       seen.add(bi);
       const blk: BlockLayout = fn.blocks[bi];
-      const p = blk.own.find((q) => q[1] > 0);
-      if (p) return `${p[0]}:${p[1]}`;
-      // Through blocks without records that go on one way only (or fall through a further jump's
-      // not-taken edge, where compiler-made code tends to continue).
-      bi = blk.succ.length >= 1 ? blk.succ[blk.succ.length - 1] : undefined;
+      if (blk.own.some((q) => q[1] > 0)) return bi;
+      // Through blocks without records that go on one way only.
+      bi = blk.succ.length === 1 ? blk.succ[0] : undefined;
     }
     return undefined;
   };
-  const ends = new Set(b.succ.map(first));
-  if (ends.size !== 1) return undefined;
-  const [only] = ends;
-  if (!only) return undefined;
-  const [file, line] = only.split(':').map(Number);
-  return [file, line];
+  const joins = new Set(b.succ.map(first));
+  if (joins.size !== 1) return undefined;
+  const [only] = joins;
+  const p = only === undefined ? undefined : fn.blocks[only].own.find((q) => q[1] > 0);
+  return p && [p[0], p[1]];
 }
 
 /** Coverage per source file from every layout and its counter values; function records come
