@@ -22,10 +22,8 @@ static __always_inline struct service_value *map_lookup_service(const struct ser
 	return kmesh_map_lookup_elem(&km_service, key);
 }
 
-/* Uniform pick among the endpoints of priority 0. A subprogram: RANDOM and STRICT each call it,
- * so the two cases stay apart in the instructions (inlined twice, clang leaves two identical
- * copies that no line tells apart, and STRICT's cleanup on failure is folded away). */
-static __noinline int lb_random_handle(struct kmesh_context *kctx, __u32 service_id,
+/* Uniform pick among the endpoints of priority 0. */
+static __always_inline int lb_random_handle(struct kmesh_context *kctx, __u32 service_id,
 					    const struct service_value *service_v)
 {
 	struct endpoint_key endpoint_k = {};
@@ -50,19 +48,17 @@ static __always_inline int lb_failover_handle(struct kmesh_context *kctx, __u32 
 {
 	struct endpoint_key endpoint_k = {};
 	struct endpoint_value *endpoint_v;
-	__u32 prio = PRIO_COUNT;
-	__u32 count;
-	__u32 i;
+	__u32 count = 0;
+	__u32 prio;
 
-	/* the lowest priority that has endpoints, PRIO_COUNT when none has */
-	for (i = PRIO_COUNT; i > 0; i--) {
-		if (service_v->prio_endpoint_count[i - 1] > 0)
-			prio = i - 1;
+	for (prio = 0; prio < PRIO_COUNT; prio++) {
+		count = service_v->prio_endpoint_count[prio];
+		if (count > 0)
+			break;
 	}
 	if (prio >= PRIO_COUNT)
 		return -ENOENT;
 
-	count = service_v->prio_endpoint_count[prio];
 	endpoint_k.service_id = service_id;
 	endpoint_k.prio = prio;
 	endpoint_k.backend_index = bpf_get_prandom_u32() % count + 1;
@@ -83,22 +79,21 @@ static __always_inline int service_manager(struct kmesh_context *kctx, __u32 ser
 		return 0;
 	}
 
-	switch (lb_policy) {
-	case LB_POLICY_RANDOM:
+	if (lb_policy == LB_POLICY_RANDOM) {
 		return lb_random_handle(kctx, service_id, service_v);
-	case LB_POLICY_STRICT:
+	} else if (lb_policy == LB_POLICY_STRICT) {
 		ret = lb_random_handle(kctx, service_id, service_v);
 		if (ret) {
 			__builtin_memset(&kctx->dnat_ip, 0, sizeof(kctx->dnat_ip));
 			kctx->dnat_port = 0;
 		}
 		return ret;
-	case LB_POLICY_FAILOVER:
+	} else if (lb_policy == LB_POLICY_FAILOVER) {
 		return lb_failover_handle(kctx, service_id, service_v);
-	default:
-		BPF_LOG(ERR, SERVICE, "service %u: unsupported lb policy %u: %d\n", service_id, lb_policy, -EINVAL);
-		return -EINVAL;
 	}
+
+	BPF_LOG(ERR, SERVICE, "service %u: unsupported lb policy %u: %d\n", service_id, lb_policy, -EINVAL);
+	return -EINVAL;
 }
 
 #endif

@@ -31,10 +31,11 @@ export interface BranchTable {
   rows: BranchRow[];
 }
 
-export type RowStatus = 'covered' | 'uncovered' | 'not-found' | 'ambiguous';
+/** folded: clang emitted no jump for the branch (the note says why); it cannot be measured. */
+export type RowStatus = 'covered' | 'uncovered' | 'not-found' | 'ambiguous' | 'folded';
 
 export interface EdgeDetail {
-  side: 'true' | 'false' | '?';
+  side: 'true' | 'false' | 'none' | '?';
   /** "file:line:col" of the first code the edge reaches, "exit", or "?". */
   to: string;
   count: number;
@@ -126,6 +127,10 @@ function evaluateRow(table: string, row: BranchRow, names: Set<string>, ctx: Row
   } else if (copies.length > 0) {
     notes.push(`no program named ${[...names].join('/')} ran under coverage: counted every program with this branch`);
   }
+  if (copies.length === 0 && found.folded && ownRan) {
+    notes.push(found.folded);
+    return done('folded');
+  }
   if (copies.length === 0) {
     notes.push(found.fileSeen
       ? `no conditional jump for ${file}:${row.line} in the programs loaded under coverage (folded or merged by clang?)`
@@ -160,7 +165,7 @@ function evaluateRow(table: string, row: BranchRow, names: Set<string>, ctx: Row
       for (const e of cp.edges) {
         const c = count(t, cp.key, e.counter);
         if (e.side === mine) n += c;
-        else result.opposite += c;
+        else if (e.side !== 'none') result.opposite += c;
       }
     }
     result.hits += n;

@@ -269,6 +269,73 @@ function labelAt(sc: Scanner, from: number, to: number): Conditional | undefined
   };
 }
 
+/** The source text of a range, comments and literals blanked. */
+export function textOf(source: string, r: Range): string {
+  const sc = scan(source);
+  const from = (sc.lineOffset(r.start.line) ?? 0) + r.start.col - 1;
+  const to = (sc.lineOffset(r.end.line) ?? sc.s.length) + r.end.col;
+  return sc.s.slice(from, to);
+}
+
+/** The `if` whose else-branch is exactly the `if` statement c (`... else if (...)`), if any. */
+export function elseIfParent(source: string, c: Conditional): Conditional | undefined {
+  if (c.keyword !== 'if') return undefined;
+  const sc = scan(source);
+  const at = (sc.lineOffset(c.stmt.start.line) ?? 0) + c.stmt.start.col - 1;
+  if (!/\belse\s*$/.test(sc.s.slice(Math.max(0, at - 64), at))) return undefined;
+  for (let line = c.stmt.start.line; line >= 1 && line >= c.stmt.start.line - 400; line--) {
+    let p: Conditional | undefined;
+    try {
+      p = conditionalAt(source, line);
+    } catch {
+      continue;
+    }
+    if (p?.keyword === 'if' && p.else && comparePos(p.else.start, c.stmt.start) === 0) return p;
+  }
+  return undefined;
+}
+
+/** Where control can go after statement c when its block returns: from c up to and including
+ * the first unconditional `return` at the block's own level (undefined when there is none, or a
+ * label a goto could jump to). */
+export function untilReturn(source: string, c: Conditional): Range | undefined {
+  const block = enclosingBlock(source, c.stmt.start);
+  if (!block) return undefined;
+  const sc = scan(source);
+  const from = (sc.lineOffset(c.stmt.end.line) ?? 0) + c.stmt.end.col;
+  const to = (sc.lineOffset(block.end.line) ?? sc.s.length) + block.end.col - 1;
+  for (let k = from; k < to; k++) {
+    const ch = sc.s[k];
+    if (ch === '(' || ch === '[' || ch === '{') {
+      k = sc.close(k);
+      continue;
+    }
+    if (!/[A-Za-z_]/.test(ch) || /\w/.test(sc.s[k - 1])) continue;
+    const w = sc.word(k);
+    const before = sc.s.slice(from, k).replace(/\s+$/, '');
+    if (w === 'return' && (before === '' || /[;{}]$/.test(before))) {
+      return { start: sc.pos(from), end: sc.pos(sc.statement(k)) };
+    }
+    if (/^\s*:/.test(sc.s.slice(k + w.length)) && w !== 'default' && !/\?[^;]*$/.test(before)) return undefined; // a label
+    k += w.length - 1;
+  }
+  return undefined;
+}
+
+/** The innermost for/while loop whose body holds statement c. */
+export function enclosingLoop(source: string, c: Conditional): Conditional | undefined {
+  for (let line = c.stmt.start.line; line >= 1 && line >= c.stmt.start.line - 400; line--) {
+    let l: Conditional | undefined;
+    try {
+      l = conditionalAt(source, line);
+    } catch {
+      continue;
+    }
+    if (l && (l.keyword === 'for' || l.keyword === 'while') && inRange(c.stmt.start, l.then) && inRange(c.stmt.end, l.then)) return l;
+  }
+  return undefined;
+}
+
 /** The innermost `{ ... }` block around p, braces included. */
 export function enclosingBlock(source: string, p: Pos): Range | undefined {
   const sc = scan(source);
@@ -332,6 +399,17 @@ export function callsIn(source: string, r: Range, names: string | string[]): boo
   return new RegExp(`\\b(${[names].flat().join('|')})\\s*\\(`).test(sc.s.slice(from, to));
 }
 
+const DEFINE = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)\(((?:[^\n]*\\\n)*[^\n]*)/gm;
+
+/** Whether a function-like macro that nothing calls (so one used at file scope, e.g. a harness's
+ * entry macro that defines a program) calls `name`, directly or through others: then `name` also
+ * runs outside every function of the sources. */
+export function calledAtFileScope(sources: string[], name: string): boolean {
+  const callers = callersOf(sources, name);
+  const macros = new Set(sources.flatMap((t) => [...t.matchAll(DEFINE)].map((m) => m[1])));
+  return [...callers].some((c) => macros.has(c) && callersOf(sources, c).size === 0);
+}
+
 /** The functions defined in `sources` that call `name`, directly or through each other. */
 export function callersOf(sources: string[], name: string): Set<string> {
   const bodies: [string, string][] = [];
@@ -342,6 +420,8 @@ export function callersOf(sources: string[], name: string): Set<string> {
       const to = (sc.lineOffset(def.body.end.line) ?? sc.s.length) + def.body.end.col;
       bodies.push([def.name, sc.s.slice(from, to)]);
     }
+    // Function-like macros call what their body calls (a mock library swaps helpers so).
+    for (const m of text.matchAll(DEFINE)) bodies.push([m[1], m[2]]);
   }
   const found = new Set<string>();
   let targets = [name];

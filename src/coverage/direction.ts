@@ -26,6 +26,14 @@
 // 5. structure (an `if` without else, or a loop, whose then-code has no line of its own, e.g. one
 //    inlined call): with exactly two targets, the one from which the other is reachable is the
 //    true side (the then-code runs and then goes on to where the false side goes directly).
+// 6. if/else-if chains on one value (`v == K` in every member) are decided first, by the values each
+//    edge of their compare tree lets through (chain.ts); an edge only earlier members take is no
+//    side of the row ('none').
+// 7. `if (...) break;` in a loop: edges reaching code after the loop are the then-side, edges back
+//    into the loop the else-side; a copy of an unrolled loop that this leaves open (its both edges
+//    leave the loop) is decided by the block every other copy's then-side goes to ('copies').
+// A statement with no jump at all whose function has code is reported as folded, with the shape
+// that explains it (a value set by an inlined call, a loop just before).
 // A `case`/`default` label is read as the condition "the switch chose this section": its decision
 // jumps are those of the `switch (...)` line, its then-statement is the section, the other
 // sections are its else-branch (rules 1 to 4 apply unchanged).
@@ -33,24 +41,29 @@
 // "ambiguous": reported, never guessed, and it fails the check (point the row at another line).
 // Each copy of the code (a function per program; an inlined header in each of its callers) is
 // decided on its own; one undecidable copy makes the row ambiguous.
-import { callersOf, callsIn, comparePos, Conditional, conditionalAt, FunctionDef, functionsIn, inRange, Pos, Range } from './c-source';
+import { posix } from 'node:path';
+import { chainOf, compareTrees } from './chain';
+import { calledAtFileScope, callersOf, callsIn, comparePos, Conditional, conditionalAt, enclosingLoop, FunctionDef, textOf, functionsIn, inRange, Pos, Range, untilReturn } from './c-source';
 import type { FunctionLayout, Position, ProgramLayout } from './layout';
 import { sourcePath } from './lines';
 
-export type How = 'line' | 'else' | 'merged jump' | 'structure';
+export type How = 'line' | 'else' | 'merged jump' | 'structure' | 'values' | 'copies';
 
 export const HOW_NOTE: Record<How, string | undefined> = {
   line: undefined,
   else: 'decided by the else-branch',
   'merged jump': 'inferred: the then-statement ends in a jump that clang merged into shared code',
   structure: 'inferred from the CFG: the then-code has no line of its own (an inlined call?)',
+  values: 'decided by the values each edge lets through, read from the compares (`v == K`, `v != K`, or an if/else-if chain on one value that clang compiled to a compare tree)',
+  copies: 'a copy of an unrolled loop decided by where the other copies of the same jump go',
 };
 
 export interface DecidedEdge {
   /** Counter of the edge in its layout. */
   counter: number;
-  /** The side of the condition it is ('?' when the copy could not be decided). */
-  side: 'true' | 'false' | '?';
+  /** The side of the condition it is ('?' when the copy could not be decided; 'none' when taking
+   * it means the condition was never evaluated, e.g. an earlier member of an else-if chain held). */
+  side: 'true' | 'false' | 'none' | '?';
   /** "file:line:col" of the first code the edge reaches, "exit", or "?". */
   to: string;
 }
@@ -71,6 +84,8 @@ export interface Decisions {
   statement: boolean;
   copies: BranchCopy[];
   notes: string[];
+  /** No jump anywhere, though the function around the statement has code: why clang folded it. */
+  folded?: string;
 }
 
 /** 'head': code of a function called only in the condition (part of evaluating it). */
@@ -86,6 +101,8 @@ interface Walked {
   at?: number;
   /** Classified by a call to an inlined function rather than by a line of the `if`'s function. */
   byCall?: boolean;
+  /** By a call: that function is called after the enclosing loop only (not in its body). */
+  afterLoop?: boolean;
 }
 
 interface Edge extends Walked {
@@ -139,6 +156,8 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
     return allSources;
   };
   const evidence = new Map<string, EdgeClass | undefined>();
+  const calledInLoop = new Map<string, boolean>();
+  const calleeName = (path: string, p: Position) => defs.get(path)?.find((f) => within(p, f.body))?.name;
   const calleeSide = (path: string, p: Position): EdgeClass | undefined => {
     if (!c || !source || !around) return undefined;
     if (!defs.has(path)) {
@@ -154,13 +173,20 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
       if (calls(c.head)) sides.push('head');
       if (calls(c.then)) sides.push('then');
       if (elseRanges(c).some(calls)) sides.push('else');
-      if (calls({ start: c.stmt.end, end: around.end })) sides.push('out');
+      // After the statement: up to a return at its block's level, else the rest of the function.
+      if (calls({ start: c.stmt.end, end: untilReturn(source, c)?.end ?? around.end })) sides.push('out');
       const before = comparePos(around.start, c.head.start) < 0 && calls({ start: around.start, end: { line: c.head.start.line, col: c.head.start.col - 1 } });
-      evidence.set(def.name, sides.length === 1 && !before ? sides[0] : undefined);
+      // Code a file-scope macro also calls (a harness entry's context copy) runs outside the `if`'s function too.
+      evidence.set(def.name, sides.length === 1 && !before && !calledAtFileScope(sources(), def.name) ? sides[0] : undefined);
     }
     return evidence.get(def.name);
   };
 
+  const dirs = () => [...new Set([...layouts.values()].flatMap((l) => l.files.map((f) => posix.dirname(sourcePath(f, root)))))];
+  const chain = c && source !== undefined ? chainOf(source, c, withIncludes(file, read, dirs())) : undefined;
+  // `if (...) break;` in a loop: its then-side leaves the loop, its else-side stays in it.
+  const loop = c && source !== undefined && /\bbreak\s*;\s*\}?\s*$/.test(textOf(source, c.then)) ? enclosingLoop(source, c) : undefined;
+  const treeCopies: BranchCopy[] = [];
   const copies: Copy[] = [];
   let fileSeen = false;
   for (const [key, layout] of layouts) {
@@ -176,10 +202,38 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
       if (p[1] === 0) return undefined;
       if (ours.has(p[0]) && (!around || within(p, around))) return inHead(p) ? undefined : { ...classify(p, c), path: file };
       const side = calleeSide(paths[p[0]], p);
-      return side && side !== 'head' ? { cls: side, first: { line: p[1], col: p[2] }, path: paths[p[0]], byCall: true } : undefined;
+      if (!side || side === 'head') return undefined;
+      const w: Walked = { cls: side, first: { line: p[1], col: p[2] }, path: paths[p[0]], byCall: true };
+      const name = calleeName(paths[p[0]], p);
+      if (side === 'out' && loop && c && source !== undefined && name) {
+        if (!calledInLoop.has(name)) calledInLoop.set(name, callsIn(source, { start: c.stmt.end, end: loop.stmt.end }, [name, ...callersOf(sources(), name)]));
+        w.afterLoop = !calledInLoop.get(name);
+      }
+      return w;
     };
     // A jump of the condition: on its line(s), or inside a function called only there.
     const inCondition = (at: Position) => inHead(at) || (at[0] >= 0 && at[1] > 0 && calleeSide(paths[at[0]], at) === 'head');
+    const treesBefore = treeCopies.length;
+    if (chain) {
+      const heads = chain.members.map((m) => m.c.head);
+      const onChain = (fn: FunctionLayout) => (bi: number) => {
+        const at = fn.blocks[bi].branch?.at;
+        return !!at && ours.has(at[0]) && heads.some((h) => within(at, h));
+      };
+      for (const fn of layout.functions) {
+        for (const tree of compareTrees(fn, chain, onChain(fn))) {
+          const decided = tree.every((e) => e.side !== undefined);
+          treeCopies.push({
+            key, program: layout.program, how: decided ? 'values' : undefined,
+            edges: tree.map((e) => {
+              const w = walk(fn, e.target, look, () => false, new Set(), false);
+              return { counter: e.counter, side: decided ? e.side! : '?', to: w.first ? `${w.path ?? file}:${w.first.line}:${w.first.col}` : w.cls === 'exit' ? 'exit' : '?' };
+            }),
+          });
+        }
+      }
+      if (treeCopies.length > treesBefore) continue;
+    }
     for (const fn of layout.functions) {
       const found = copiesIn(fn, { key, program: layout.program, inHead, inCondition, look, c, ours: (p) => ours.has(p[0]) });
       if (found.viaThen) notes.push('found by its then-statement (clang put the jump on another line)');
@@ -187,12 +241,23 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
       copies.push(...found.copies);
     }
   }
+  const decided = copies.map((cp) => (c ? decide(cp, c, loop) : undefined));
+  if (loop) byOtherCopies(copies, decided);
+  let folded: string | undefined;
+  if (c && source !== undefined && around && copies.length === 0 && treeCopies.length === 0) {
+    if (compiled(file, around, layouts, root)) folded = foldedWhy(source, c, around);
+    else if (fileSeen) {
+      const name = functionsIn(source).find((d) => d.body === around)?.name;
+      if (name) notes.push(`${name}() has no line of its own in the programs: clang inlined it and gave its jumps the lines of its callers' statements (${[...callersOf(sources(), name)].join(', ')}): a row there decides them`);
+    }
+  }
   return {
+    folded,
     fileSeen,
     statement: c !== undefined,
     notes,
-    copies: copies.map((cp) => {
-      const sides = c ? decide(cp, c) : undefined;
+    copies: copies.map((cp, k): BranchCopy => {
+      const sides = decided[k];
       return {
         key: cp.key,
         program: cp.program,
@@ -203,8 +268,66 @@ export function decisions(file: string, line: number, layouts: Map<string, Progr
           to: e.first ? `${e.path ?? file}:${e.first.line}:${e.first.col}` : e.cls === 'exit' ? 'exit' : '?',
         })),
       };
-    }),
+    }).concat(treeCopies),
   };
+}
+
+/** Some program has code of the function body r of file. */
+function compiled(file: string, r: Range, layouts: Map<string, ProgramLayout>, root: string): boolean {
+  for (const l of layouts.values()) {
+    const ours = new Set(l.files.map((f, i) => (sourcePath(f, root) === file ? i : -1)).filter((i) => i >= 0));
+    if (l.functions.some((fn) => fn.blocks.some((b) => b.own.some((p) => ours.has(p[0]) && p[1] > 0 && within(p, r))))) return true;
+  }
+  return false;
+}
+
+/** Why a compiled function has no jump for the condition c: the shape around it says. */
+function foldedWhy(source: string, c: Conditional, around: Range): string {
+  const where = `line ${c.head.start.line}`;
+  const words = new Set(textOf(source, c.cond).match(/[A-Za-z_]\w*/g) ?? []);
+  // The statement right before: a loop whose exits decide the condition?
+  for (let line = c.stmt.start.line - 1; line >= around.start.line; line--) {
+    let l: Conditional | undefined;
+    try {
+      l = conditionalAt(source, line);
+    } catch {
+      continue;
+    }
+    if (!l || comparePos(l.stmt.end, c.stmt.start) >= 0) continue;
+    const between = textOf(source, { start: l.stmt.end, end: c.stmt.start }).slice(1, -1);
+    if ((l.keyword === 'for' || l.keyword === 'while') && between.trim() === '') {
+      return `condition constant on each exit of the loop at line ${l.head.start.line} (clang unrolled it and folded the test at ${where} into the loop's exits; the loop's own rows decide them)`;
+    }
+  }
+  // A value the condition tests, set from a call just before: each return of the inlined callee is known.
+  const lines = source.split('\n');
+  for (let line = c.stmt.start.line - 1; line >= around.start.line; line--) {
+    const m = /\b([A-Za-z_]\w*)\s*=\s*([A-Za-z_]\w*)\s*\(/.exec(lines[line - 1] ?? '');
+    if (m && words.has(m[1])) {
+      return `condition constant after inlining ${m[2]}() at line ${line}: clang threaded each of its returns straight to the side it takes, so ${where} has no jump (its arms run on those paths)`;
+    }
+  }
+  return `condition constant on every path at ${where} (after inlining or unrolling): clang emitted no jump for it`;
+}
+
+/** A source and the local headers it includes, recursively (where constants are defined), looked
+ * for beside the including file and in the directories of the programs' sources (the -I paths). */
+function withIncludes(file: string, read: (file: string) => string | undefined, dirs: string[]): string[] {
+  const seen = new Set<string>();
+  const texts: string[] = [];
+  const visit = (f: string) => {
+    if (seen.has(f) || seen.size > 200) return;
+    seen.add(f);
+    const text = read(f);
+    if (text === undefined) return;
+    texts.push(text);
+    for (const m of text.matchAll(/^[ \t]*#[ \t]*include[ \t]+"([^"]+)"/gm)) {
+      const found = [posix.dirname(f), ...dirs].map((d) => posix.normalize(posix.join(d, m[1]))).find((p) => read(p) !== undefined);
+      if (found) visit(found);
+    }
+  };
+  visit(file);
+  return texts;
 }
 
 interface Finder {
@@ -272,7 +395,11 @@ function copiesIn(fn: FunctionLayout, f: Finder): { copies: Copy[]; viaThen: boo
       if (b.kind !== 'cond') return;
       const es = edgesOut(bi, true);
       const then = es.filter((e) => e.cls === 'then' && (!e.byCall || b.branch!.inherited));
-      if (then.length === 1 && !es.some((e) => e.cls === 'then' && !then.includes(e))) found.set(bi, { key: f.key, program: f.program, fn, edges: es });
+      // The other edge must lead past the statement (or out of the program): an edge into more
+      // code of a helper inlined before the `if` (a jump clang threaded from inside it) has not
+      // decided the condition yet.
+      const settled = es.every((e) => then.includes(e) || e.cls === 'out' || e.cls === 'else' || e.cls === 'exit');
+      if (then.length === 1 && settled && !es.some((e) => e.cls === 'then' && !then.includes(e))) found.set(bi, { key: f.key, program: f.program, fn, edges: es });
     });
     viaThen = found.size > 0;
   }
@@ -340,13 +467,41 @@ function classify(p: Position, c: Conditional | undefined): Walked {
   return { cls: 'out', first };
 }
 
-function decide(cp: Copy, c: Conditional): Sides | undefined {
+/** Copies of a jump in an unrolled loop that their own edges do not decide (the last copy's
+ * both edges leave the loop): the edge into the block every decided copy's then-side goes to (the
+ * one place a `break` lands) is the then-side, when exactly one edge goes there and no decided
+ * copy's else-side does. */
+function byOtherCopies(copies: Copy[], decided: (Sides | undefined)[]): void {
+  copies.forEach((cp, k) => {
+    if (decided[k]) return;
+    const peers = copies.map((p, j) => [p, decided[j]] as const).filter(([p, d]) => d && p.fn === cp.fn && p.key === cp.key);
+    const yes = new Set(peers.flatMap(([, d]) => d!.yes.map((e) => e.target)));
+    const no = new Set(peers.flatMap(([, d]) => d!.no.map((e) => e.target)));
+    if (peers.length === 0 || yes.size !== 1) return;
+    const [t] = yes;
+    const into = cp.edges.filter((e) => e.target === t);
+    if (no.has(t) || into.length !== 1 || cp.edges.length < 2) return;
+    decided[k] = { yes: into, no: cp.edges.filter((e) => e !== into[0]), how: 'copies' };
+  });
+}
+
+function decide(cp: Copy, c: Conditional, loop?: Conditional): Sides | undefined {
   const edges = cp.edges;
   const split = (isYes: (e: Edge) => boolean) => {
     const yes = edges.filter(isYes);
     const no = edges.filter((e) => !isYes(e));
     return yes.length > 0 && no.length > 0 ? { yes, no } : undefined;
   };
+  if (loop) {
+    // Inside the loop (the next iteration, the rest of the body): the else-side; after it: the then-side.
+    const inLoop = (e: Edge) => e.path !== undefined && !e.byCall && !!e.first && inRange(e.first, loop.stmt) && !inRange(e.first, c.then);
+    const after = (e: Edge) => !!e.afterLoop || (e.path !== undefined && !e.byCall && !!e.first && comparePos(e.first, loop.stmt.end) > 0);
+    if (edges.every((e) => inLoop(e) || after(e))) {
+      const s = split(after);
+      return s && { ...s, how: 'line' };
+    }
+    return undefined;
+  }
   const byLine = edges.some((e) => e.cls === 'then') ? split((e) => e.cls === 'then') : undefined;
   if (byLine) return { ...byLine, how: 'line' };
   const byElse = edges.some((e) => e.cls === 'else') ? split((e) => e.cls !== 'else') : undefined;

@@ -23,11 +23,11 @@
 import type { Btf } from '../btf/btf';
 import { BtfError, BpfUnitError } from '../errors';
 import {
-  BPF_ADD, Class, Instruction, isConditional, isFuncRef, isJump, isPseudoCall, LD_IMM64, MODE_ATOMIC, MODE_MEM, OP_JA, PSEUDO_MAP_VALUE, SIZE_DW, slots,
+  ALU_MOV, BPF_ADD, Class, Instruction, isConditional, isFuncRef, isJump, isPseudoCall, LD_IMM64, MODE_ATOMIC, MODE_MEM, OP_JA, PSEUDO_MAP_VALUE, SIZE_DW, slots,
 } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 import { buildCfg, FunctionCfg, isCall, ProgramCfg } from './cfg';
-import type { BlockLayout, FunctionLayout, Position, ProgramLayout } from './layout';
+import type { BlockLayout, BranchTest, FunctionLayout, Position, ProgramLayout } from './layout';
 import { analyzeRegisters, entryState, GENERAL, RegisterInfo } from './liveness';
 import { StackSummary, stackSummaries } from './stack';
 
@@ -206,6 +206,63 @@ export function instrumentProgram(spec: ProgramSpec, opts: InstrumentOptions): I
   return { spec: { ...spec, instructions: out }, layout };
 }
 
+const ALU_OR = 0x40;
+const ALU_AND = 0x50;
+const ALU_LSH = 0x60;
+const ALU_RSH = 0x70;
+
+/** The compare of a conditional jump against an immediate, and where its register came from. */
+function branchTest(cfg: ProgramCfg, fn: FunctionCfg, block: number): BranchTest | undefined {
+  const b = fn.blocks[block];
+  const jump = cfg.insns[b.end - 1];
+  if (!isConditional(jump) || (jump.opcode & 0x08) !== 0) return undefined; // BPF_X: register against register
+  const preds = new Map<number, number[]>();
+  for (const x of fn.blocks) for (const s of x.succ) preds.set(s, [...(preds.get(s) ?? []), x.index]);
+  const test = { op: jump.opcode & 0xf0, reg: jump.dst, imm: jump.imm, jmp32: (jump.opcode & 0x07) === Class.JMP32 };
+  let local = false;
+  for (let k = b.start; k < b.end - 1; k++) {
+    const i = cfg.insns[k];
+    const cls = i.opcode & 0x07;
+    if ((isCall(i) && jump.dst <= 5) || (i.dst === jump.dst && [Class.LDX, Class.ALU, Class.ALU64, Class.LD].includes(cls))) local = true;
+  }
+  let budget = 256; // blocks looked at: past that, 'unknown'
+  const seen = new Set<string>();
+  // The value of reg just before instruction k of block bi, over every path that reaches it.
+  type Origin = BranchTest['origin'] | 'none';
+  const originOf = (bi: number, k: number, reg: number): Origin => {
+    const at = fn.blocks[bi];
+    for (; k >= at.start; k--) {
+      const i = cfg.insns[k];
+      const cls = i.opcode & 0x07;
+      if (isCall(i) && reg <= 5) return 'computed';
+      if (i.dst !== reg || (cls !== Class.LDX && cls !== Class.ALU && cls !== Class.ALU64 && cls !== Class.LD)) continue;
+      const op = i.opcode & 0xf0;
+      if (cls === Class.LDX) return 'read';
+      if (cls !== Class.LD && op === ALU_MOV && (i.opcode & 0x08) !== 0) {
+        reg = i.src; // a copy: follow the source register
+        continue;
+      }
+      // Bytes of a packed field put together, or masked: still the value read.
+      return cls !== Class.LD && [ALU_OR, ALU_AND, ALU_LSH, ALU_RSH].includes(op) ? 'read' : 'computed';
+    }
+    const from = preds.get(bi) ?? [];
+    if (bi === 0 || from.length === 0) return 'unknown';
+    let all: Origin = 'none';
+    for (const p of from) {
+      const key = `${p}:${reg}`;
+      if (seen.has(key)) continue; // a loop back: the other ways in decide
+      seen.add(key);
+      if (--budget < 0) return 'unknown';
+      const o = originOf(p, fn.blocks[p].end - 1, reg);
+      if (o === 'computed' || o === 'unknown') return o;
+      if (o === 'read') all = 'read';
+    }
+    return all;
+  };
+  const origin = originOf(block, b.end - 2, jump.dst);
+  return { ...test, local, origin: origin === 'none' ? 'unknown' : origin };
+}
+
 function countSlots(list: Instruction[]): number {
   return list.reduce((n, i) => n + slots(i), 0);
 }
@@ -291,6 +348,8 @@ function describe(
         const jump = cfg.insns[b.end - 1];
         layout.branch = { at: (current && current[1] > 0 ? current : lastReal) ?? [-1, 0, 0], ...bc };
         if ((!jump.line || jump.line.line === 0) && isConditional(jump)) layout.branch.inherited = true;
+        const test = branchTest(cfg, fn, b.index);
+        if (test) layout.branch.test = test;
       }
       return layout;
     });

@@ -15,6 +15,23 @@ export interface BranchLayout {
   /** The jump has no line_info record of its own: `at` is the record of an instruction before it,
    * which may belong to an earlier statement (when clang reuses a value computed there). */
   inherited?: true;
+  /** What the jump compares, when it compares a register with a constant (compare trees). */
+  test?: BranchTest;
+}
+
+/** A conditional jump `if reg <op> imm goto`: what if/else-if chains on one value are read from. */
+export interface BranchTest {
+  /** The jump operation (opcode & 0xf0: 0x10 JEQ, 0x50 JNE, ...). */
+  op: number;
+  reg: number;
+  imm: number;
+  jmp32: boolean;
+  /** The block writes the register before the jump. */
+  local: boolean;
+  /** How the register got its value, followed back through blocks with a single way in:
+   * 'read' loaded from memory (or assembled from loaded bytes with shifts and ors, or copied),
+   * 'computed' other arithmetic (e.g. the offset of a range check), 'unknown' where paths join. */
+  origin: 'read' | 'computed' | 'unknown';
 }
 
 export interface BlockLayout {

@@ -20,7 +20,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, normalize, relative, resolve } from 'node:path';
 import { functionsIn } from './c-source';
-import type { ProgramLayout } from './layout';
+import type { BlockLayout, FunctionLayout, ProgramLayout } from './layout';
 
 export interface BranchCount {
   line: number;
@@ -79,6 +79,28 @@ export function sourceReader(root: string): (file: string) => string | undefined
   };
 }
 
+/** A jump in a block without line records got the record of the code before it, which may be
+ * another statement's (a store at the end of an inlined helper): when both its edges join in one
+ * block (it only picks a value, as a select does), it belongs to that block's first line. */
+function recordAfter(fn: FunctionLayout, b: BlockLayout): [number, number] | undefined {
+  const first = (start: number): number | undefined => {
+    const seen = new Set<number>();
+    for (let bi: number | undefined = start; bi !== undefined && !seen.has(bi); ) {
+      seen.add(bi);
+      const blk: BlockLayout = fn.blocks[bi];
+      if (blk.own.some((q) => q[1] > 0)) return bi;
+      // Through blocks without records that go on one way only.
+      bi = blk.succ.length === 1 ? blk.succ[0] : undefined;
+    }
+    return undefined;
+  };
+  const joins = new Set(b.succ.map(first));
+  if (joins.size !== 1) return undefined;
+  const [only] = joins;
+  const p = only === undefined ? undefined : fn.blocks[only].own.find((q) => q[1] > 0);
+  return p && [p[0], p[1]];
+}
+
 /** Coverage per source file from every layout and its counter values; function records come
  * from the sources under root (a file that cannot be read has none). */
 export function fileCoverage(layouts: Map<string, ProgramLayout>, counts: Map<string, number[]>, root: string): Map<string, FileCoverage> {
@@ -99,7 +121,7 @@ export function fileCoverage(layouts: Map<string, ProgramLayout>, counts: Map<st
           if (!prev || hits > prev.hits) best.set(k, { file, line, hits });
         }
         if (b.branch && b.branch.at[0] >= 0) {
-          const [file, line] = b.branch.at;
+          const [file, line] = b.branch.inherited && !b.own.some((p) => p[1] > 0) ? recordAfter(fn, b) ?? b.branch.at : b.branch.at;
           const lk = `${file}:${line}`;
           const index = perLine.get(lk) ?? 0;
           perLine.set(lk, index + 1);

@@ -9,7 +9,7 @@ import { CoverageConfig, findFiles, isHarness, reported } from './config';
 import { lcov } from './lcov';
 import { FileCoverage, fileCoverage, percent, sourceReader, summarize, Totals } from './lines';
 import { addFoldedArms } from './folded';
-import { CoverageData, fromJSON, totals } from './recorder';
+import { CoverageData, fromJSON, TestRecord, totals } from './recorder';
 
 export const DATA_FILE = 'bpf-coverage.json';
 
@@ -54,9 +54,24 @@ export function buildReport(data: CoverageData, config: CoverageConfig, root: st
   check('lines');
   check('branches');
   check('functions');
-  for (const r of rows) if (!r.covered) failures.push(`branch row ${r.id} (${r.table}) is ${r.status}${r.note ? `: ${r.note}` : ''}`);
+  for (const r of rows) {
+    // A folded row has no branch to take: reported with its reason, not failed (no test could cover it).
+    if (r.status === 'folded') notes.push(`branch row ${r.id} (${r.table}) cannot be measured: ${r.note}`);
+    else if (!r.covered) failures.push(`branch row ${r.id} (${r.table}) is ${r.status}${r.note ? `: ${r.note}` : ''}`);
+    else if (ownTestsMissed(r, tests)) {
+      // Tests titled with the row's id exist and none took its side: the direction is suspect.
+      failures.push(`branch row ${r.id} (${r.table}) is covered only by other rows' tests: none titled '${r.id}: ...' took its side (decided: ${r.note ?? 'by line'})`);
+    }
+  }
   if (layouts.size === 0) notes.push('no program was loaded under coverage (is BPFUNIT_COVERAGE=1 set, and the hooks required?)');
   return { files, totals: t, rows, failures, notes };
+}
+
+/** Tests titled with the row's id (`ID: ...`) ran and none of them took its side. */
+export function ownTestsMissed(r: RowResult, tests: TestRecord[]): boolean {
+  const own = new RegExp(`(^|\\s)${r.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:`);
+  const titled = tests.filter((t) => own.test(t.title));
+  return titled.length > 0 && !r.tests.some((t) => own.test(t));
 }
 
 const pct = (hit: number, found: number) => `${percent(hit, found).toFixed(1).padStart(5)}% ${`${hit}/${found}`.padEnd(9)}`;
@@ -69,7 +84,8 @@ function totalsLine(t: Totals): string {
 
 /** The totals and what makes `check` fail. */
 export function formatFailures(r: Report): string {
-  const out = [totalsLine(r.totals), `branch-table rows: ${r.rows.filter((x) => x.covered).length}/${r.rows.length} covered`];
+  const folded = r.rows.filter((x) => x.status === 'folded').length;
+  const out = [totalsLine(r.totals), `branch-table rows: ${r.rows.filter((x) => x.covered).length}/${r.rows.length} covered${folded ? `, ${folded} folded by clang (not measurable)` : ''}`];
   if (r.failures.length) out.push(`coverage check fails (${r.failures.length}):`, ...r.failures.map((f) => `  - ${f}`));
   else out.push('coverage check passes');
   return out.join('\n');
