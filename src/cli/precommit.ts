@@ -22,35 +22,55 @@ export async function precommit(config: BpfunitConfig, specs: string[], out: (te
   out(`bpfunit precommit: ${run.length} of ${files.length} spec files (${shown})\n`);
   const started = Date.now();
   const result = await runRecorded(config, run, files);
-  writeRecord(recordPath(config), update(config.root, before, started, result.passed, result.failed));
+  writeRecord(recordPath(config), update(config.root, before, started, passedInputs(result), result.failed));
   return result.failed.size ? 1 : 0;
 }
 
-function specFiles(globs: string[]): string[] {
+/** The spec files of a run that passed, with their inputs: what the record keeps. */
+export const passedInputs = (o: Outcome) => new Map([...o.inputs].filter(([f]) => !o.failed.has(f)));
+
+/** The spec files the globs name, absolute and sorted. */
+export function specFiles(globs: string[]): string[] {
   // mocha's own file lookup, so a glob means what it means to `bpfunit test`
   const collect = require('mocha/lib/cli/collect-files.cjs') as (o: object) => { files: string[] };
   return collect({ ignore: [], extension: ['js', 'cjs', 'mjs', 'ts', 'cts', 'mts'], file: [], recursive: false, sort: true, spec: globs, allowEmpty: true }).files;
 }
 
-interface Outcome {
-  /** Spec files that passed, with their inputs. */
-  passed: Map<string, Set<string>>;
+export interface Outcome {
+  /** Every spec file that ran, with the inputs it used (failed ones too). */
+  inputs: Map<string, Set<string>>;
   failed: Set<string>;
+  passes: number;
+  /** Each failing test or hook: its full title and error message. */
+  failures: { title: string; message: string }[];
+}
+
+export interface RunOptions {
+  /** mocha options given on the command line (after the defaults, so they win). */
+  mochaArgs?: string[];
+  /** A reporter in place of the dot reporter. */
+  reporter?: Mocha.ReporterConstructor;
+  /** Called with the runner once it starts (to abort it). */
+  started?: (runner: Mocha.Runner) => void;
 }
 
 interface Runnable {
   file?: string;
   parent?: Runnable;
+  fullTitle(): string;
 }
 
-async function runRecorded(config: BpfunitConfig, run: string[], all: string[]): Promise<Outcome> {
+/** Runs these spec files with mocha in this process, noting what each uses. Spec files and
+ * everything loaded are left out of require's cache afterwards only as far as mocha unloads its
+ * files; a caller running again (watch) drops changed modules itself. */
+export async function runRecorded(config: BpfunitConfig, run: string[], all: string[], opts: RunOptions = {}): Promise<Outcome> {
   // Loaded here, not at the top: a run with nothing to do should not pay for mocha and tsx.
   const { Mocha } = require('mocha') as { Mocha: typeof import('mocha') };
   const { loadOptions } = require('mocha/lib/cli/options.cjs') as { loadOptions(argv: string[]): Record<string, unknown> & { require?: string[] } };
   const { handleRequires } = require('mocha/lib/cli/run-helpers.cjs') as { handleRequires(r: string[]): Promise<Record<string, unknown>> };
-  const argv = loadOptions(['--reporter', 'dot', '--timeout', '30000']);
+  const argv = loadOptions(['--reporter', 'dot', '--timeout', '30000', ...(opts.mochaArgs ?? [])]);
   const requires = [...(run.some((f) => TS.test(f)) ? [require.resolve('tsx/cjs')] : []), ...(argv.require ?? []), join(__dirname, '..', 'mocha.js')];
-  const mocha = new Mocha({ ...argv, ...(await handleRequires(requires)) } as Mocha.MochaOptions);
+  const mocha = new Mocha({ ...argv, ...(await handleRequires(requires)), ...(opts.reporter ? { reporter: opts.reporter } : {}) } as Mocha.MochaOptions);
 
   const recorder = new InputRecorder(config.root);
   recorder.install();
@@ -60,21 +80,29 @@ async function runRecorded(config: BpfunitConfig, run: string[], all: string[]):
     await mocha.loadFilesAsync();
     recorder.current = undefined;
     const failed = new Set<string>();
+    const failures: Outcome['failures'] = [];
+    let passes = 0;
     await new Promise<void>((done) => {
       const runner = mocha.run(() => done());
+      opts.started?.(runner);
+      runner.on('pass', () => passes++);
       runner.on('suite', (s: Runnable) => s.file && (recorder.current = s.file));
       runner.on('hook', (h: Runnable) => (recorder.current = h.file ?? h.parent?.file));
       runner.on('test', (t: Runnable) => (recorder.current = t.file));
       // A failing root hook belongs to no file: then none counts as passed.
-      runner.on('fail', (r: Runnable) => (r.file ? failed.add(r.file) : run.forEach((f) => failed.add(f))));
+      runner.on('fail', (r: Runnable, err: unknown) => {
+        failures.push({ title: r.fullTitle(), message: String((err as Error)?.message ?? err) });
+        if (r.file) failed.add(r.file);
+        else run.forEach((f) => failed.add(f));
+      });
     });
     recorder.current = undefined;
     const specs = new Set(all);
     const code = [...recorder.modules().filter((m) => !specs.has(m)), require.resolve('../../package.json'), ...(config.file ? [config.file] : [])];
-    const passed = new Map<string, Set<string>>();
-    for (const f of run) if (!failed.has(f)) passed.set(f, new Set([...recorder.of(f), ...code]));
-    return { passed, failed };
+    const inputs = new Map(run.map((f) => [f, new Set([...recorder.of(f), ...code])]));
+    return { inputs, failed, passes, failures };
   } finally {
     recorder.uninstall();
+    mocha.dispose(); // drops its listeners and unloads the spec files, so a later run defines their tests again
   }
 }
