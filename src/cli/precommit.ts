@@ -97,12 +97,39 @@ export async function runRecorded(config: BpfunitConfig, run: string[], all: str
       });
     });
     recorder.current = undefined;
-    const specs = new Set(all);
-    const code = [...recorder.modules().filter((m) => !specs.has(m)), require.resolve('../../package.json'), ...(config.file ? [config.file] : [])];
-    const inputs = new Map(run.map((f) => [f, new Set([...recorder.of(f), ...code])]));
+    const modulesOf = moduleInputs(run, all, recorder.modules());
+    const inputs = new Map(run.map((f) => [f, new Set([...recorder.of(f), ...modulesOf(f), require.resolve('../../package.json'), ...(config.file ? [config.file] : [])])]));
     return { inputs, failed, passes, failures };
   } finally {
     recorder.uninstall();
     mocha.dispose(); // drops its listeners and unloads the spec files, so a later run defines their tests again
   }
+}
+
+/** The repository's modules each spec file depends on: those it required, directly or not, and
+ * those no spec file required (loaded by mocha's --require: every spec file depends on them). A
+ * spec file not in require's cache (loaded as ESM) depends on every module loaded. */
+function moduleInputs(run: string[], all: string[], loaded: string[]): (spec: string) => string[] {
+  const specs = new Set(all);
+  const modules = new Set(loaded.filter((m) => !specs.has(m)));
+  const reach = (roots: NodeJS.Module[]) => {
+    const seen = new Set<string>();
+    const stack = [...roots];
+    while (stack.length) {
+      for (const c of stack.pop()!.children) {
+        if (modules.has(c.filename) && !seen.has(c.filename)) {
+          seen.add(c.filename);
+          stack.push(c);
+        }
+      }
+    }
+    return seen;
+  };
+  const bySpecs = reach(run.flatMap((f) => (require.cache[f] ? [require.cache[f]!] : [])));
+  const roots = [...modules].filter((m) => !bySpecs.has(m)).map((m) => require.cache[m]!);
+  const shared = [...roots.map((m) => m.filename), ...reach(roots)];
+  return (spec) => {
+    const own = require.cache[spec];
+    return own ? [...reach([own]), ...shared] : [...modules];
+  };
 }
