@@ -1,7 +1,7 @@
 // `bpfunit precommit`: reruns only the spec files whose inputs changed since they last passed
 // (select.ts), in this process: mocha runs programmatically with the repository's mocha settings,
 // while InputRecorder notes what each spec file reads, for the next run's selection.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { BpfunitConfig } from '../config';
 import { InputRecorder } from './record';
 import { readRecord, select, update, writeRecord } from './select';
@@ -97,7 +97,7 @@ export async function runRecorded(config: BpfunitConfig, run: string[], all: str
       });
     });
     recorder.current = undefined;
-    const modulesOf = moduleInputs(run, all, recorder.modules());
+    const modulesOf = moduleInputs(all, recorder.modules(), requires);
     const inputs = new Map(run.map((f) => [f, new Set([...recorder.of(f), ...modulesOf(f), require.resolve('../../package.json'), ...(config.file ? [config.file] : [])])]));
     return { inputs, failed, passes, failures };
   } finally {
@@ -107,9 +107,9 @@ export async function runRecorded(config: BpfunitConfig, run: string[], all: str
 }
 
 /** The repository's modules each spec file depends on: those it required, directly or not, and
- * those no spec file required (loaded by mocha's --require: every spec file depends on them). A
- * spec file not in require's cache (loaded as ESM) depends on every module loaded. */
-function moduleInputs(run: string[], all: string[], loaded: string[]): (spec: string) => string[] {
+ * those mocha's --require modules required (every spec file depends on them). A spec file not in
+ * require's cache (loaded as ESM) depends on every module loaded. */
+function moduleInputs(all: string[], loaded: string[], requires: string[]): (spec: string) => string[] {
   const specs = new Set(all);
   const modules = new Set(loaded.filter((m) => !specs.has(m)));
   const reach = (roots: NodeJS.Module[]) => {
@@ -125,11 +125,26 @@ function moduleInputs(run: string[], all: string[], loaded: string[]): (spec: st
     }
     return seen;
   };
-  const bySpecs = reach(run.flatMap((f) => (require.cache[f] ? [require.cache[f]!] : [])));
-  const roots = [...modules].filter((m) => !bySpecs.has(m)).map((m) => require.cache[m]!);
-  const shared = [...roots.map((m) => m.filename), ...reach(roots)];
+  const roots = requires.flatMap((r) => {
+    const m = require.cache[resolveRequire(r)];
+    return m ? [m] : [];
+  });
+  const shared = [...roots.map((m) => m.filename).filter((f) => modules.has(f)), ...reach(roots)];
   return (spec) => {
     const own = require.cache[spec];
     return own ? [...reach([own]), ...shared] : [...modules];
   };
+}
+
+/** The file a --require names, as mocha finds it: a path from the current directory, else a package. */
+function resolveRequire(r: string): string {
+  try {
+    return require.resolve(resolve(r));
+  } catch {
+    try {
+      return require.resolve(r, { paths: [process.cwd()] });
+    } catch {
+      return r;
+    }
+  }
 }
