@@ -35,6 +35,14 @@ describe('${name}', () => {
 });
 `;
 
+// Writes a file of the repository and reads it back: its own output, no reason to run again.
+const dataSpec = `const fs = require('node:fs');
+describe('data', () => { it('reads back what it wrote', () => {
+  fs.writeFileSync(__dirname + '/data.txt', String(Date.now()));
+  if (!fs.readFileSync(__dirname + '/data.txt', 'utf8')) throw new Error('empty');
+}); });
+`;
+
 const tsSpec = (tests: string[]) => `import { expected } from './helper';
 describe('ts', () => {
 ${tests.map((t) => `  it('${t}', () => { if (expected !== 2) throw new Error('expected is ' + expected); });`).join('\n')}
@@ -91,6 +99,7 @@ describe('bpfunit test --watch', function () {
     write('test/drop.spec.js', objectSpec('drop', 1));
     write('test/helper.ts', 'export const expected = 2;\n');
     write('test/ts.spec.ts', tsSpec(['sees the helper']));
+    write('test/data.spec.js', dataSpec);
     child = spawn(CLI, ['test', '--watch'], { cwd: dir, env: { ...process.env, IDS_FILE: join(scratch, 'ids') } });
     exited = new Promise((done) => child.once('exit', (code, signal) => done([code, signal])));
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -112,47 +121,52 @@ describe('bpfunit test --watch', function () {
 
   it('builds and runs everything first, then after each edit only what it affects, through failures and clang errors, and exits 0 on SIGINT', async () => {
     expect(await nextCycle()).to.deep.equal([
-      'bpfunit watch: built build/bpf/drop.o, build/bpf/pass.o; ran test/drop.spec.js, test/pass.spec.js, test/ts.spec.ts (3 of 3 spec files): 3 passing, 0 failing',
+      'bpfunit watch: built build/bpf/drop.o, build/bpf/pass.o; ran test/data.spec.js, test/drop.spec.js, test/pass.spec.js and 1 more (4 of 4 spec files): 4 passing, 0 failing',
+    ]);
+
+    // a spec writing what it reads runs once per save of its own, not again for its output
+    expect(await edit('test/data.spec.js', `${dataSpec}// edited\n`)).to.deep.equal([
+      'bpfunit watch: ran test/data.spec.js (1 of 4 spec files): 1 passing, 0 failing',
     ]);
 
     // a program: its object only, its spec only, which now fails; the process keeps going
     expect(await edit('bpf/drop.c', program('drop', 'XDP_TX'))).to.deep.equal([
       '  failed: drop returns 1: retval 3',
-      'bpfunit watch: built build/bpf/drop.o; ran test/drop.spec.js (1 of 3 spec files): 0 passing, 1 failing',
+      'bpfunit watch: built build/bpf/drop.o; ran test/drop.spec.js (1 of 4 spec files): 0 passing, 1 failing',
     ]);
     expect(await edit('bpf/drop.c', program('drop', 'XDP_DROP'))).to.deep.equal([
-      'bpfunit watch: built build/bpf/drop.o; ran test/drop.spec.js (1 of 3 spec files): 1 passing, 0 failing',
+      'bpfunit watch: built build/bpf/drop.o; ran test/drop.spec.js (1 of 4 spec files): 1 passing, 0 failing',
     ]);
 
     // a header: the object including it, and the spec loading that object
     expect(await edit('inc/verdict.h', '#define VERDICT XDP_DROP\n')).to.deep.equal([
       '  failed: pass returns 2: retval 1',
-      'bpfunit watch: built build/bpf/pass.o; ran test/pass.spec.js (1 of 3 spec files): 0 passing, 1 failing',
+      'bpfunit watch: built build/bpf/pass.o; ran test/pass.spec.js (1 of 4 spec files): 0 passing, 1 failing',
     ]);
     expect(await edit('inc/verdict.h', '#define VERDICT XDP_PASS\n')).to.deep.equal([
-      'bpfunit watch: built build/bpf/pass.o; ran test/pass.spec.js (1 of 3 spec files): 1 passing, 0 failing',
+      'bpfunit watch: built build/bpf/pass.o; ran test/pass.spec.js (1 of 4 spec files): 1 passing, 0 failing',
     ]);
 
     // a spec file: itself alone, with the tests it defines now
     expect(await edit('test/ts.spec.ts', tsSpec(['sees the helper', 'sees it again']))).to.deep.equal([
-      'bpfunit watch: ran test/ts.spec.ts (1 of 3 spec files): 2 passing, 0 failing',
+      'bpfunit watch: ran test/ts.spec.ts (1 of 4 spec files): 2 passing, 0 failing',
     ]);
 
     // a TypeScript module: reloaded, and only the spec file importing it reruns
     expect(await edit('test/helper.ts', 'export const expected = 3;\n')).to.deep.equal([
       '  failed: ts sees the helper: expected is 3',
       '  failed: ts sees it again: expected is 3',
-      'bpfunit watch: ran test/ts.spec.ts (1 of 3 spec files): 0 passing, 2 failing',
+      'bpfunit watch: ran test/ts.spec.ts (1 of 4 spec files): 0 passing, 2 failing',
     ]);
     expect(await edit('test/helper.ts', 'export const expected = 2;\n')).to.deep.equal([
-      'bpfunit watch: ran test/ts.spec.ts (1 of 3 spec files): 2 passing, 0 failing',
+      'bpfunit watch: ran test/ts.spec.ts (1 of 4 spec files): 2 passing, 0 failing',
     ]);
 
     // a clang error: reported (clang's own words on stderr), nothing run; fixed, the spec reruns
     expect(await edit('bpf/drop.c', program('drop', 'XDP_DROP') + 'not C\n')).to.deep.equal(['bpfunit watch: clang failed on bpf/drop.c']);
     expect(stderr).to.match(/bpf\/drop\.c:\d+:\d+: error: unknown type name 'not'/);
     expect(await edit('bpf/drop.c', program('drop', 'XDP_DROP'))).to.deep.equal([
-      'bpfunit watch: built build/bpf/drop.o; ran test/drop.spec.js (1 of 3 spec files): 1 passing, 0 failing',
+      'bpfunit watch: built build/bpf/drop.o; ran test/drop.spec.js (1 of 4 spec files): 1 passing, 0 failing',
     ]);
 
     // SIGINT: watchers closed, the process ends by itself with 0; the objects the specs held are gone

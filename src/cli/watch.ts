@@ -14,6 +14,9 @@ import { build, dependencies, targets } from './build';
 import { Outcome, passedInputs, recordPath, runRecorded, specFiles } from './precommit';
 import { readRecord, RunRecord, select, update, writeRecord } from './select';
 
+/** Source code by its name (modules, spec files): edited by people, never the specs' output. */
+const CODE = /\.[cm]?[jt]sx?$/;
+
 /** How long the files must stay quiet before a cycle starts: an editor's save is several events. */
 const QUIET_MS = 50;
 
@@ -55,6 +58,8 @@ class Watcher {
   private readonly changed = new Set<string>();
   /** Every input now known: sources, the headers clang listed, spec files, what the specs used. */
   private files = new Set<string>();
+  /** What people edit: the configuration, sources and the headers clang listed, and (by name) code. */
+  private edited = new Set<string>();
   private record: RunRecord | undefined;
   private timer: NodeJS.Timeout | undefined;
   private cycle: Promise<void> | undefined;
@@ -159,6 +164,16 @@ class Watcher {
     }
     // A failed spec file keeps what it used before too: it may have failed before reading an input
     // (an object missing), and must rerun when that input comes back.
+    // Files the specs wrote while running and read back (data, objects they compile themselves) are
+    // their own output, not a save: rerunning for them would never end. Code, sources and headers
+    // changed meanwhile are saves.
+    for (const used of outcome.inputs.values()) {
+      for (const p of used) {
+        if (CODE.test(p) || this.edited.has(p)) continue;
+        this.changed.delete(p);
+        this.seen.set(p, mtime(p));
+      }
+    }
     for (const [f, used] of outcome.inputs) this.inputs.set(f, outcome.failed.has(f) ? new Set([...(this.inputs.get(f) ?? []), ...used]) : used);
     this.record = update(this.config.root, this.record, started, passedInputs(outcome), outcome.failed);
     const path = recordPath(this.config);
@@ -186,14 +201,15 @@ class Watcher {
   private refreshDirs(): void {
     if (this.stopping) return;
     const files = new Set<string>();
-    if (this.config.file) files.add(this.configFile());
+    const edited = new Set<string>();
+    if (this.config.file) edited.add(this.configFile());
     let specs: string[] = [];
     try {
       specs = specFiles(this.args.specs.length ? this.args.specs : this.config.specs);
       for (const t of targets(this.config)) {
-        files.add(t.source);
+        edited.add(t.source);
         try {
-          for (const d of dependencies(t.object.replace(/\.o$/, '.d'))) if (!d.startsWith('/usr/')) files.add(resolve(this.config.root, d));
+          for (const d of dependencies(t.object.replace(/\.o$/, '.d'))) if (!d.startsWith('/usr/')) edited.add(resolve(this.config.root, d));
         } catch {
           // not built yet: its source is watched, its headers once clang has listed them
         }
@@ -203,7 +219,9 @@ class Watcher {
     }
     for (const s of specs) files.add(s);
     for (const set of this.inputs.values()) for (const f of set) files.add(f);
+    for (const f of edited) files.add(f);
     this.files = files;
+    this.edited = edited;
     const wanted = new Set([...files].map((f) => dirname(f)).filter((d) => !d.split('/').includes('node_modules')));
     // A new spec file may appear where the globs point, in a directory holding none yet.
     for (const g of this.args.specs.length ? this.args.specs : this.config.specs) wanted.add(resolve(this.config.root, globBase(g)));
