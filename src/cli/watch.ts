@@ -154,7 +154,8 @@ class Watcher {
     const started = Date.now();
     let outcome: Outcome;
     try {
-      outcome = await runRecorded(this.config, run, files, { mochaArgs: this.args.options, reporter: Silent as never, started: (r) => (this.runner = r) });
+      const reporter = this.args.options.some((o) => /^(-R|--reporter)(=|$)/.test(o)) ? undefined : (Silent as never); // one given is used
+      outcome = await runRecorded(this.config, run, files, { mochaArgs: this.args.options, reporter, started: (r) => (this.runner = r) });
     } catch (e) {
       // A spec file that does not load (a syntax or import error): it runs again once a file changes.
       for (const f of run) this.inputs.set(f, new Set([...(this.inputs.get(f) ?? []), f]));
@@ -162,8 +163,6 @@ class Watcher {
     } finally {
       this.runner = undefined;
     }
-    // A failed spec file keeps what it used before too: it may have failed before reading an input
-    // (an object missing), and must rerun when that input comes back.
     // Files the specs wrote while running and read back (data, objects they compile themselves) are
     // their own output, not a save: rerunning for them would never end. Code, sources and headers
     // changed meanwhile are saves.
@@ -174,6 +173,8 @@ class Watcher {
         this.seen.set(p, mtime(p));
       }
     }
+    // A failed spec file keeps what it used before too: it may have failed before reading an input
+    // (an object missing), and must rerun when that input comes back.
     for (const [f, used] of outcome.inputs) this.inputs.set(f, outcome.failed.has(f) ? new Set([...(this.inputs.get(f) ?? []), ...used]) : used);
     this.record = update(this.config.root, this.record, started, passedInputs(outcome), outcome.failed);
     const path = recordPath(this.config);
@@ -214,8 +215,8 @@ class Watcher {
           // not built yet: its source is watched, its headers once clang has listed them
         }
       }
-    } catch (e) {
-      if (!(e instanceof BpfUnitError)) throw e; // a missing source: the configuration's directory is still watched
+    } catch {
+      // a missing source or a bad configuration (the cycle's line said so): its directory is still watched
     }
     for (const s of specs) files.add(s);
     for (const set of this.inputs.values()) for (const f of set) files.add(f);
