@@ -115,7 +115,8 @@ describe('precommit: the input recorder', () => {
   });
 });
 
-describe('bpfunit precommit in a repository', () => {
+describe('bpfunit precommit in a repository', function () {
+  this.timeout(180000); // nine CLI runs, each starting node and mocha: slow on a loaded machine
   let dir: string;
   const precommit = () => {
     const r = spawnSync(CLI, ['precommit', '--no-build'], { cwd: dir, encoding: 'utf8' });
