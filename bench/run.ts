@@ -19,6 +19,7 @@ import { casesSpec } from './cases';
 import { loadConfig as loadCoverageConfig } from '../src/coverage/config';
 import { sizedOptions, syntheticObject } from '../spec/support/synthetic';
 import { loopRows } from './loop';
+import { watchRows } from './watch';
 
 const ROOT = path.resolve(__dirname, '..');
 const OBJECT = path.join(ROOT, 'build/fixtures/bench_trivial.o');
@@ -348,7 +349,7 @@ function parseArgs(argv: string[]): { json: boolean; iterations: number } {
   return { json, iterations };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { json, iterations } = parseArgs(process.argv.slice(2));
   if (!existsSync(OBJECT)) throw new Error(`${path.relative(ROOT, OBJECT)} is missing: run \`make objects\``);
   const started = process.hrtime.bigint();
@@ -365,6 +366,7 @@ function main(): void {
   const parseRows = runCases(parseCases(), iterations, undefined);
   rows.push(...parseRows);
   rows.push(...loopRows());
+  rows.push(...(await watchRows()));
   rows.push(...runCases(coverageCases(), iterations, undefined));
   rows.push(...mutationRows());
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -381,10 +383,8 @@ function main(): void {
 }
 
 if (require.main === module) {
-  try {
-    main();
-  } catch (e) {
+  main().catch((e) => {
     console.error(e instanceof Error ? e.message : e);
     process.exitCode = 1;
-  }
+  });
 }

@@ -115,7 +115,8 @@ describe('precommit: the input recorder', () => {
   });
 });
 
-describe('bpfunit precommit in a repository', () => {
+describe('bpfunit precommit in a repository', function () {
+  this.timeout(180000); // nine CLI runs, each starting node and mocha: slow on a loaded machine
   let dir: string;
   const precommit = () => {
     const r = spawnSync(CLI, ['precommit', '--no-build'], { cwd: dir, encoding: 'utf8' });
@@ -135,11 +136,14 @@ describe('obj', () => {
   it('holds ok', () => { if (text !== 'ok') throw new Error('object holds ' + text); });
 });
 `);
-    writeFileSync(join(dir, 'test/pure.spec.js'), `describe('pure', () => { it('adds', () => { if (1 + 1 !== 2) throw new Error('1 + 1'); }); });\n`);
+    writeFileSync(join(dir, 'test/pure.spec.js'), `const { two } = require('./two');
+describe('pure', () => { it('adds', () => { if (1 + 1 !== two) throw new Error('1 + 1'); }); });
+`);
+    writeFileSync(join(dir, 'test/two.js'), 'exports.two = 2;\n');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('runs every spec file first, then only those whose inputs changed, and a failed one until it passes', () => {
+  it('runs every spec file first, then only those whose inputs changed (a module: those requiring it), and a failed one until it passes', () => {
     const first = precommit();
     expect([first.status, first.ran]).to.deep.equal([0, '2 of 2']);
     expect(first.out).to.match(/2 passing/);
@@ -160,5 +164,10 @@ describe('obj', () => {
 
     writeFileSync(join(dir, 'test/pure.spec.js'), readFileSync(join(dir, 'test/pure.spec.js'), 'utf8') + '// edited\n');
     expect(precommit().ran).to.equal('1 of 2');
+    // a module only one spec file requires reruns only that one
+    writeFileSync(join(dir, 'test/two.js'), 'exports.two = 3;\n');
+    const module = precommit();
+    expect([module.status, module.ran]).to.deep.equal([1, '1 of 2']);
+    expect(module.out).to.match(/Error: 1 \+ 1/);
   });
 });

@@ -79,10 +79,17 @@ function program(io: Io, exit: Exit): Command {
   p.command('test')
     .description('build what changed, then run the specs with mocha; mocha options pass through (--grep, --reporter, --parallel, ...)')
     .argument('[specs-and-mocha-options...]')
+    .option('-w, --watch', 'stay running: after each save rebuild the stale objects and rerun, in this process, only the spec files that used a changed file')
     .allowUnknownOption()
     .helpOption('-h, --help')
-    .action((args: string[], _opts: unknown, cmd: Command) => {
+    .action((args: string[], opts: { watch?: boolean }, cmd: Command) => {
       const c = config(cmd);
+      if (opts.watch) {
+        const cwd = process.cwd(); // the watcher moves to the root; --config is relative to here
+        const reload = () => loadConfig(cwd, cmd.optsWithGlobals().config as string | undefined);
+        exit.pending = (require('./watch') as typeof import('./watch')).watch(c, { ...splitMochaArgs(args), reload }, (t) => io.out(t));
+        return;
+      }
       buildOrFail(c, io);
       exit.status = runMocha(c, splitMochaArgs(args));
     });

@@ -6,7 +6,7 @@
 import childProcess = require('node:child_process');
 import fs = require('node:fs');
 import { syncBuiltinESMExports } from 'node:module';
-import { isAbsolute, join, resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 
 /** Module sources: they are inputs of every spec file (see `modules`), not of the one loading them. */
 const CODE = /\.[cm]?[jt]sx?$/;
@@ -84,7 +84,7 @@ export class InputRecorder {
   }
 
   private note(path: string): void {
-    const p = isAbsolute(path) ? path : resolve(path);
+    const p = resolve(path); // normalised too: a spec's `__dirname + '/../build/x.o'` is build/x.o
     if (this.inside(p) && !CODE.test(p) && isFile(p)) this.add(p);
   }
 
