@@ -13,7 +13,9 @@ FIXTURE_OBJS := $(patsubst spec/fixtures/%.c,build/fixtures/%.o,$(wildcard spec/
 # CO-RE targets: BTF files of other "kernels" (spec/fixtures/core_btf/*.c: types, no programs,
 # kept out of build/fixtures) and the running kernel's types as C, for fixtures using vmlinux.h.
 CORE_BTFS := $(patsubst spec/fixtures/core_btf/%.c,build/core_btf/%.btf,$(wildcard spec/fixtures/core_btf/*.c))
-OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS)
+# The differential suite's deliberately broken mock: the sendmsg harness with a push_data one byte off.
+DIFF_OBJS := build/differential/sendmsg_broken.o
+OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS) $(DIFF_OBJS)
 
 .PHONY: all ebpf_unit_test deps dist vm-deps vm-smoke test-kernels objects test typecheck isolation precommit install-hook coverage bench bench-native clean
 all: deps dist objects
@@ -68,6 +70,10 @@ build/bpf/%.o: bpf/%.c
 build/mocks/%.o: mocks/harness/%.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -Ibpf -MMD -MP -c $< -o $@
+
+build/differential/sendmsg_broken.o: mocks/harness/sendmsg_harness.c spec/differential/broken_push.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -Ibpf -include spec/differential/broken_push.h -MMD -MP -c $< -o $@
 
 build/fixtures/%.o: spec/fixtures/%.c
 	@mkdir -p $(@D)
