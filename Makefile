@@ -17,7 +17,7 @@ CORE_BTFS := $(patsubst spec/fixtures/core_btf/%.c,build/core_btf/%.btf,$(wildca
 DIFF_OBJS := build/differential/sendmsg_broken.o
 OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS) $(DIFF_OBJS)
 
-.PHONY: all ebpf_unit_test deps dist vm-deps vm-smoke test-kernels objects test typecheck isolation precommit install-hook coverage bench bench-native clean
+.PHONY: all ebpf_unit_test deps dist vm-deps vm-smoke test-kernels test-differential objects test typecheck isolation precommit install-hook coverage bench bench-native clean
 all: deps dist objects
 	$(MOCHA) 'spec/programs/**/*.spec.ts'
 
@@ -42,11 +42,19 @@ vm-deps: deps
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# The program and loader specs on the host and on each kernel in KERNELS (Debian series or
-# kernel image paths) under qemu, as a table kernel x spec outcome (also in build/kernels/).
+# The program, loader, kernel and differential specs (KERNEL_SPECS: other globs) on the host and
+# on each kernel in KERNELS (Debian series or kernel image paths) under qemu, as a table kernel x
+# spec outcome (also in build/kernels/).
 KERNELS ?= host 6.1 6.12
+KERNEL_SPECS ?=
 test-kernels: vm-deps objects
-	KERNELS="$(KERNELS)" node -r tsx/cjs src/vm/matrix.ts
+	KERNELS="$(KERNELS)" KERNEL_SPECS="$(KERNEL_SPECS)" node -r tsx/cjs src/vm/matrix.ts
+
+# The differential suite alone, in one guest: each re-hosted program against the same program
+# attached for real there (spec/differential; on the host those specs attach nothing).
+DIFF_KERNEL ?= 6.12
+test-differential: vm-deps objects dist
+	bin/bpfunit vm --kernel $(DIFF_KERNEL) -- node_modules/.bin/mocha 'spec/differential/**/*.spec.ts'
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund

@@ -11,6 +11,7 @@
 //          a TCP connection on loopback; the sending socket goes in a sockmap (the object's MAP at
 //          key 0, the peer's socket at key K when given; else a sockmap of its own) with PROG
 //          attached as its msg verdict; one send of the payload, then the bytes the peer read
+//          ("wire") and those that came back to the sender ("back")
 //        attach sockaddr OBJ PROG TYPE [common] --op connect|sendmsg|recvmsg --proto tcp|udp
 //               --to ADDR --port P [--listen ADDR:PORT] [--payload HEX]
 //          TYPE: connect4 connect6 sendmsg4 recvmsg4; PROG attached to a fresh cgroup this process
@@ -323,6 +324,17 @@ static int sock(int family, int type)
 	return fd;
 }
 
+/* everything fd receives until end of stream (or the 20 s timeout) */
+static unsigned char *drain(int fd, size_t *got)
+{
+	unsigned char *buf = malloc(1 << 16);
+
+	*got = 0;
+	for (ssize_t n; *got < (1 << 16) && (n = recv(fd, buf + *got, (1 << 16) - *got, 0)) > 0; *got += n)
+		;
+	return buf;
+}
+
 static int skmsg(struct bpf_object *obj, struct bpf_program *prog, struct opts *o)
 {
 	int family = o->family == 6 ? AF_INET6 : AF_INET;
@@ -357,14 +369,17 @@ static int skmsg(struct bpf_object *obj, struct bpf_program *prog, struct opts *
 
 	ssize_t sent = send(cfd, payload, plen, 0);
 	int send_errno = errno;
+	/* each side reads until the other shuts down: what reached the peer, then what came back */
 	shutdown(cfd, SHUT_WR);
-	unsigned char *wire = malloc(1 << 16);
-	size_t got = 0;
-	for (ssize_t n; got < (1 << 16) && (n = recv(pfd, wire + got, (1 << 16) - got, 0)) > 0; got += n)
-		;
+	size_t got = 0, back = 0;
+	unsigned char *wire = drain(pfd, &got);
+	shutdown(pfd, SHUT_WR);
+	unsigned char *returned = drain(cfd, &back);
 	printf("{\"sent\":%zd", sent < 0 ? -(ssize_t)send_errno : sent);
 	printf(",\"wire\":");
 	puthex(wire, got);
+	printf(",\"back\":");
+	puthex(returned, back);
 	if (o->storage)
 		print_storage(obj, o->storage, cfd);
 	print_dumps(obj, o);
@@ -405,7 +420,7 @@ static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const 
 	socklen_t to_len, lst_len = 0, peer_len = sizeof(peer);
 	int family, fd, lfd = -1, cg, ret, err = 0;
 	char cgdir[64], procs[96], pid[16];
-	__u32 plen = 0;
+	__u32 plen = 1;
 	unsigned char *payload = o->payload ? unhex(o->payload, &plen) : (unsigned char *)"x";
 
 	if (!o->op || !o->to) {
@@ -414,12 +429,6 @@ static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const 
 	}
 	to_len = sockaddr_of(o->to, o->port, &to);
 	family = to.ss_family;
-	if (o->listen) {
-		lst_len = parse_endpoint(o->listen, &lst);
-		lfd = sock(lst.ss_family, udp ? SOCK_DGRAM : SOCK_STREAM);
-		if (bind(lfd, (struct sockaddr *)&lst, lst_len) || (!udp && listen(lfd, 1)))
-			die("listener");
-	}
 	set_entries(obj, o);
 	set_tails(obj, o);
 
@@ -434,6 +443,14 @@ static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const 
 	write_file(procs, pid);
 	if (bpf_prog_attach(bpf_program__fd(prog), cg, type, 0))
 		die("attach to the cgroup");
+	/* after moving into the cgroup: a socket belongs to the cgroup it was created in (recvmsg4
+	 * runs for the receiving socket) */
+	if (o->listen) {
+		lst_len = parse_endpoint(o->listen, &lst);
+		lfd = sock(lst.ss_family, udp ? SOCK_DGRAM : SOCK_STREAM);
+		if (bind(lfd, (struct sockaddr *)&lst, lst_len) || (!udp && listen(lfd, 1)))
+			die("listener");
+	}
 
 	printf("{");
 	if (!strcmp(o->op, "recvmsg")) {

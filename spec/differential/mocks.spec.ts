@@ -58,7 +58,10 @@ const LIBRARY: Record<string, Entry> = {
   },
   'tcp_sock.h': { reason: 'returns the struct bpf_tcp_sock the test writes; the kernel\'s fields (RTT, cwnd, bytes acked) come from a live connection\'s timing, which no input controls' },
   'sock_ops.h': { reason: 'no program here is a sock_ops program: a check needs one attached to a cgroup around a real TCP connect (not done)' },
-  'redirect.h': { reason: 'no program here redirects: a check needs an sk_msg/sk_skb program and a second socket in the sockmap (not done)' },
+  'redirect.h': {
+    checks: [['spec/differential/redirect.spec.ts', 'drops the message: the send fails with EACCES'], ['spec/differential/redirect.spec.ts', 'back to the sender']],
+    partial: 'bpf_msg_redirect_map (sk_msg) only: bpf_sk_redirect_map is the same mock, for sk_skb programs, which have no attached check here',
+  },
 };
 
 describe('differential: every mock of the library is checked against the kernel, or says why not', () => {
