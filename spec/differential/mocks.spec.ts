@@ -26,8 +26,11 @@ const LIBRARY: Record<string, Entry> = {
     checks: [
       ['spec/differential/sendmsg.spec.ts', 'the TLV goes on the wire before the payload'],
       ['spec/differential/sendmsg.spec.ts', 'a push_data mock one byte off'],
+      ['spec/differential/msg_ops.spec.ts', 'removes the first 4 bytes'],
+      ['spec/differential/msg_ops.spec.ts', 'leaves the message as it was'],
+      ['spec/differential/msg_ops.spec.ts', 'is refused (-EINVAL)'],
     ],
-    partial: 'bpf_msg_push_data at start 0 only: no program here calls bpf_msg_pull_data or bpf_msg_pop_data, or pushes at a later start',
+    partial: 'pushes and pops at start 0: the mock moves bytes only there (a push at a later start changes where the kernel\'s data window ends, which the mock models only through limitMessage)',
   },
   'sk_storage.h': {
     checks: [
