@@ -17,7 +17,7 @@ CORE_BTFS := $(patsubst spec/fixtures/core_btf/%.c,build/core_btf/%.btf,$(wildca
 DIFF_OBJS := build/differential/sendmsg_broken.o
 OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS) $(DIFF_OBJS)
 
-.PHONY: all ebpf_unit_test deps dist vm-deps vm-smoke test-kernels test-differential objects test typecheck isolation precommit install-hook coverage bench bench-native clean
+.PHONY: all ebpf_unit_test deps dist vm-deps ci-kernels test-kernels test-differential objects test typecheck isolation precommit install-hook coverage bench bench-native clean
 all: deps dist objects
 	$(MOCHA) 'spec/programs/**/*.spec.ts'
 
@@ -152,6 +152,8 @@ bench: deps objects
 clean:
 	rm -rf build coverage dist
 
-# One guest kernel, one stated difference: proves `bpfunit vm` boots and runs specs (CI).
-vm-smoke: vm-deps objects dist
-	bin/bpfunit vm --kernel 6.1 -- node_modules/.bin/mocha --reporter dot spec/kernels/requires.spec.ts
+# CI: the program, kernel-requirement and differential specs on both Debian kernels (the loader
+# specs stay out: they spawn the CLI and libbpf often, which costs most under emulation).
+CI_KERNEL_SPECS := spec/programs/**/*.spec.ts spec/kernels/**/*.spec.ts spec/differential/**/*.spec.ts
+ci-kernels:
+	$(MAKE) -s test-kernels KERNELS="6.1 6.12" KERNEL_SPECS="$(CI_KERNEL_SPECS)"
