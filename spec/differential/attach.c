@@ -14,7 +14,7 @@
 //          ("wire") and those that came back to the sender ("back")
 //        attach sockaddr OBJ PROG TYPE [common] --op connect|sendmsg|recvmsg --proto tcp|udp
 //               --to ADDR --port P [--listen ADDR:PORT] [--payload HEX]
-//          TYPE: connect4 connect6 sendmsg4 recvmsg4; PROG attached to a fresh cgroup this process
+//          TYPE: connect4 connect6 sendmsg4 recvmsg4 sockops; PROG attached to a fresh cgroup this process
 //          moves into; connect: connect() to ADDR:P, then getpeername (and accept on the listener);
 //          sendmsg: sendto ADDR:P, received on the UDP listener; recvmsg: a datagram from the
 //          listener to the socket, whose recvfrom shows the source the program wrote
@@ -399,6 +399,8 @@ static enum bpf_attach_type sockaddr_type(const char *name)
 		return BPF_CGROUP_UDP4_SENDMSG;
 	if (!strcmp(name, "recvmsg4"))
 		return BPF_CGROUP_UDP4_RECVMSG;
+	if (!strcmp(name, "sockops"))
+		return BPF_CGROUP_SOCK_OPS;
 	fprintf(stderr, "attach: unknown attach type %s\n", name);
 	exit(2);
 }

@@ -20,7 +20,7 @@ const LIBRARY: Record<string, Entry> = {
       ['spec/differential/cgroup_sock.spec.ts', 'connect4, TCP to a service'],
       ['spec/differential/sendmsg.spec.ts', 'IPv4, sent to a waypoint'],
     ],
-    partial: 'the sock_addr and sk_msg contexts are compared; the skb context is the kernel\'s own in spec/mock/fidelity.spec.ts; sock_ops, sock and sockopt contexts have no attached counterpart here',
+    partial: 'the sock_addr and sk_msg contexts are compared; the skb context is the kernel\'s own in spec/mock/fidelity.spec.ts; the sock_ops context at one op; sock and sockopt contexts have no attached counterpart here',
   },
   'msg.h': {
     checks: [
@@ -60,7 +60,10 @@ const LIBRARY: Record<string, Entry> = {
     partial: 'cgroup_skb is test-runnable: the kernel\'s own bpf_skb_load_bytes(_relative) in a native run is the reference, on the host and in every guest; bpf_sk_fullsock is not compared',
   },
   'tcp_sock.h': { reason: 'returns the struct bpf_tcp_sock the test writes; the kernel\'s fields (RTT, cwnd, bytes acked) come from a live connection\'s timing, which no input controls' },
-  'sock_ops.h': { reason: 'no program here is a sock_ops program: a check needs one attached to a cgroup around a real TCP connect (not done)' },
+  'sock_ops.h': {
+    checks: [['spec/differential/sock_ops.spec.ts', 'the unknown bits returned, the known ones set']],
+    partial: 'a full socket only: the -EINVAL of a request socket (passive side, before accept) is not compared',
+  },
   'redirect.h': {
     checks: [['spec/differential/redirect.spec.ts', 'drops the message: the send fails with EACCES'], ['spec/differential/redirect.spec.ts', 'back to the sender']],
     partial: 'bpf_msg_redirect_map (sk_msg) only: bpf_sk_redirect_map is the same mock, for sk_skb programs, which have no attached check here',
