@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { Harness, useHarness } from '../../src/mock/harness';
 import { AF_INET } from '../../src/structs';
-import { attachReal, hex, itDifferential } from './real';
+import { attachReal, hex, itDifferential, sectionGlobals } from './real';
 
 const PAYLOAD = Buffer.from('a message of some forty bytes, or so....');
 
@@ -17,8 +17,8 @@ interface Observed {
 function real(program: string): Observed {
   const r = attachReal(['skmsg', 'build/fixtures/diff_msg_ops.o', program, '--payload', hex(PAYLOAD), '--dump', '.bss']);
   expect(r.sent, 'the send went through').to.equal(PAYLOAD.length);
-  const bss = Buffer.from(r.maps!['.bss']['00000000'], 'hex');
-  return { wire: r.wire as string, ret: bss.readBigInt64LE(0) };
+  const g = sectionGlobals('build/fixtures/diff_msg_ops.o', '.bss', Buffer.from(r.maps!['.bss']['00000000'], 'hex'));
+  return { wire: r.wire as string, ret: g.ret.readBigInt64LE(0) };
 }
 
 function rehosted(h: Harness, program: string): Observed {

@@ -6,7 +6,9 @@ import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { BtfKind } from '../../src/btf/btf';
 import { recordRequirement } from '../../src/kernel/it-requires';
+import { ObjectSpec } from '../../src/object/object';
 import { tmp } from '../loader/helpers';
 
 /** Whether this process runs in a bpfunit guest (never true on the host). */
@@ -62,6 +64,21 @@ export function itDifferential(title: string, body: () => void): void {
     });
     this.skip();
   });
+}
+
+/** The globals of a data section dumped by attach.c (--dump .bss): each at its ELF symbol's
+ * offset (clang leaves the offsets in the object's BTF at 0), its BTF type's size. */
+export function sectionGlobals(object: string, section: string, bytes: Buffer): Record<string, Buffer> {
+  const spec = ObjectSpec.fromFile(object);
+  const btf = spec.btf!;
+  const elfSec = spec.elf.sectionByName(section)!;
+  const out: Record<string, Buffer> = {};
+  for (const v of btf.find(BtfKind.Datasec, section)!.vars!) {
+    const name = btf.type(v.type).name!;
+    const sym = spec.elf.symbols.find((x) => x.section === elfSec.index && x.name === name)!;
+    out[name] = bytes.subarray(sym.value, sym.value + btf.sizeOf(v.type));
+  }
+  return out;
 }
 
 export function hex(b: Uint8Array): string {

@@ -5,7 +5,7 @@
 // program reads back.
 import { expect } from 'chai';
 import { useHarness } from '../../src/mock/harness';
-import { attachReal, itDifferential } from './real';
+import { attachReal, itDifferential, sectionGlobals } from './real';
 
 const BPF_SOCK_OPS_TCP_CONNECT_CB = 3;
 const LISTEN = 18081;
@@ -17,9 +17,8 @@ describe('differential: bpf_sock_ops_cb_flags_set attached to a cgroup vs re-hos
     const r = attachReal(['sockaddr', 'build/fixtures/diff_sock_ops.o', 'cb_flags', 'sockops', '--op', 'connect', '--proto', 'tcp',
       '--to', '127.0.0.1', '--port', String(LISTEN), '--listen', `127.0.0.1:${LISTEN}`, '--dump', '.bss']);
     expect(r.connect, 'the connect went through').to.equal(0);
-    const bss = Buffer.from(r.maps!['.bss']['00000000'], 'hex');
-    // .bss in declaration order: long ret, __u32 flags_after, __u32 calls
-    const kernel = { ret: bss.readBigInt64LE(0), flags_after: bss.readUInt32LE(8), calls: bss.readUInt32LE(12) };
+    const g = sectionGlobals('build/fixtures/diff_sock_ops.o', '.bss', Buffer.from(r.maps!['.bss']['00000000'], 'hex'));
+    const kernel = { ret: g.ret.readBigInt64LE(0), flags_after: g.flags_after.readUInt32LE(0), calls: g.calls.readUInt32LE(0) };
 
     h().mocks.ctx.sockOps.set({ op: BPF_SOCK_OPS_TCP_CONNECT_CB, is_fullsock: 1, family: 2 });
     h().run('xdp_cb_flags', { data: Buffer.alloc(14) });
