@@ -13,9 +13,11 @@ FIXTURE_OBJS := $(patsubst spec/fixtures/%.c,build/fixtures/%.o,$(wildcard spec/
 # CO-RE targets: BTF files of other "kernels" (spec/fixtures/core_btf/*.c: types, no programs,
 # kept out of build/fixtures) and the running kernel's types as C, for fixtures using vmlinux.h.
 CORE_BTFS := $(patsubst spec/fixtures/core_btf/%.c,build/core_btf/%.btf,$(wildcard spec/fixtures/core_btf/*.c))
-OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS)
+# The differential suite's deliberately broken mock: the sendmsg harness with a push_data one byte off.
+DIFF_OBJS := build/differential/sendmsg_broken.o
+OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS) $(DIFF_OBJS)
 
-.PHONY: all ebpf_unit_test deps dist vm-deps vm-smoke test-kernels objects test typecheck isolation precommit install-hook coverage bench bench-native clean
+.PHONY: all ebpf_unit_test deps dist vm-deps ci-kernels test-kernels test-differential objects test typecheck isolation precommit install-hook coverage bench bench-native clean
 all: deps dist objects
 	$(MOCHA) 'spec/programs/**/*.spec.ts'
 
@@ -40,11 +42,19 @@ vm-deps: deps
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# The program and loader specs on the host and on each kernel in KERNELS (Debian series or
-# kernel image paths) under qemu, as a table kernel x spec outcome (also in build/kernels/).
+# The program, loader, kernel and differential specs (KERNEL_SPECS: other globs) on the host and
+# on each kernel in KERNELS (Debian series or kernel image paths) under qemu, as a table kernel x
+# spec outcome (also in build/kernels/).
 KERNELS ?= host 6.1 6.12
+KERNEL_SPECS ?=
 test-kernels: vm-deps objects
-	KERNELS="$(KERNELS)" node -r tsx/cjs src/vm/matrix.ts
+	KERNELS="$(KERNELS)" KERNEL_SPECS="$(KERNEL_SPECS)" node -r tsx/cjs src/vm/matrix.ts
+
+# The differential suite alone, in one guest: each re-hosted program against the same program
+# attached for real there (spec/differential; on the host those specs attach nothing).
+DIFF_KERNEL ?= 6.12
+test-differential: vm-deps objects dist
+	bin/bpfunit vm --kernel $(DIFF_KERNEL) -- node_modules/.bin/mocha 'spec/differential/**/*.spec.ts'
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
@@ -68,6 +78,10 @@ build/bpf/%.o: bpf/%.c
 build/mocks/%.o: mocks/harness/%.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -Ibpf -MMD -MP -c $< -o $@
+
+build/differential/sendmsg_broken.o: mocks/harness/sendmsg_harness.c spec/differential/broken_push.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -Ibpf -include spec/differential/broken_push.h -MMD -MP -c $< -o $@
 
 build/fixtures/%.o: spec/fixtures/%.c
 	@mkdir -p $(@D)
@@ -138,6 +152,8 @@ bench: deps objects
 clean:
 	rm -rf build coverage dist
 
-# One guest kernel, one stated difference: proves `bpfunit vm` boots and runs specs (CI).
-vm-smoke: vm-deps objects dist
-	bin/bpfunit vm --kernel 6.1 -- node_modules/.bin/mocha --reporter dot spec/kernels/requires.spec.ts
+# CI: the program, kernel-requirement and differential specs on both Debian kernels (the loader
+# specs stay out: they spawn the CLI and libbpf often, which costs most under emulation).
+CI_KERNEL_SPECS := spec/programs/**/*.spec.ts spec/kernels/**/*.spec.ts spec/differential/**/*.spec.ts
+ci-kernels:
+	$(MAKE) -s test-kernels KERNELS="6.1 6.12" KERNEL_SPECS="$(CI_KERNEL_SPECS)"

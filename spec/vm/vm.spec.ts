@@ -31,7 +31,7 @@ describe('bpfunit vm', () => {
   });
 
   describe('the matrix', () => {
-    const run = (label: string, outcomes: [string, 'pass' | 'FAIL', string?][], requirements: [string, boolean][] = []): KernelRun => ({
+    const run = (label: string, outcomes: [string, 'pass' | 'FAIL' | 'pending', string?][], requirements: [string, boolean][] = []): KernelRun => ({
       label, release: label, wallSeconds: 1,
       outcomes: new Map(outcomes.map(([k, state, message]) => [k, { state, message }])),
       requirements: new Map(requirements),
@@ -53,7 +53,16 @@ describe('bpfunit vm', () => {
       const k = 'r.spec.ts › calls x [requires x in xdp programs]';
       const text = formatMatrix([run('host', [[k, 'pass']], [[k, true]]), run('6.1', [[k, 'pass']], [[k, false]])]);
       expect(text).to.include('every spec has the same outcome on every kernel that ran');
-      expect(text).to.include(`stated differences (itRequires: each kernel passed the side it met) (1):\n  ${k}\n    host: pass (met), 6.1: pass (unmet)`);
+      expect(text).to.include(`stated differences (itRequires, itDifferential: each kernel ran the side it met) (1):\n  ${k}\n    host: pass (met), 6.1: pass (unmet)`);
+    });
+
+    it('a stated difference whose outcomes differ (skipped on the host, passed in a guest) is not an unexplained one; a failing side is', () => {
+      const k = 'd.spec.ts › same bytes [requires a bpfunit guest: attaches for real]';
+      const skipped = formatMatrix([run('host', [[k, 'pending']], [[k, false]]), run('6.12', [[k, 'pass']], [[k, true]])]);
+      expect(skipped).to.include('every spec has the same outcome on every kernel that ran');
+      expect(skipped).to.include(`  ${k}\n    host: pending (unmet), 6.12: pass (met)`);
+      const failed = formatMatrix([run('host', [[k, 'pending']], [[k, false]]), run('6.12', [[k, 'FAIL', 'expected a to equal b']], [[k, true]])]);
+      expect(failed).to.include(`specs whose outcome differs between kernels (1):\n  ${k}\n    host: pending, 6.12: FAIL\n    6.12: expected a to equal b`);
     });
 
     it('says which kernel gave no results and why', () => {

@@ -97,7 +97,8 @@ function qemuArgs(opts: VmOptions, initrd: string, accel: Accel, ctl: string): s
     ...(accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=single', '-cpu', 'max']),
     '-m', String(opts.memoryMiB ?? 4096), '-smp', String(opts.cpus ?? Math.min(2, os.cpus().length)),
     '-kernel', opts.kernel.vmlinuz, '-initrd', initrd,
-    '-append', 'console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init',
+    // bpfunit.guest marks the guest for what must never run on the host (spec/differential attaches).
+    '-append', 'console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init bpfunit.guest',
     '-serial', `file:${path.join(ctl, 'console.log')}`,
     ...share('hostroot', '/', ',readonly=on'),
     ...share('project', opts.cwd, ''),
