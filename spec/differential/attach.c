@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "../support/hex.h"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -63,25 +64,6 @@ static int in_guest(void)
 		if (!strcmp(t, "bpfunit.guest"))
 			return 1;
 	return 0;
-}
-
-static unsigned char *unhex(const char *s, __u32 *len)
-{
-	size_t n = strlen(s) / 2;
-	unsigned char *out = calloc(n + 1, 1);
-
-	for (size_t i = 0; i < n; i++)
-		sscanf(s + 2 * i, "%2hhx", &out[i]);
-	*len = (__u32)n;
-	return out;
-}
-
-static void puthex(const unsigned char *p, size_t n)
-{
-	printf("\"");
-	for (size_t i = 0; i < n; i++)
-		printf("%02x", p[i]);
-	printf("\"");
 }
 
 struct opts {
@@ -168,7 +150,7 @@ static void print_storage(struct bpf_object *obj, const char *spec, int fd)
 	if (bpf_map_lookup_elem(bpf_map__fd(m), &fd, v))
 		printf("null");
 	else
-		puthex(v, bpf_map__value_size(m));
+		puthex_string(v, bpf_map__value_size(m));
 }
 
 static void print_dumps(struct bpf_object *obj, struct opts *o)
@@ -186,9 +168,9 @@ static void print_dumps(struct bpf_object *obj, struct opts *o)
 			if (bpf_map_lookup_elem(bpf_map__fd(m), k, v))
 				continue;
 			printf("%s", first ? "" : ",");
-			puthex(k, ks);
+			puthex_string(k, ks);
 			printf(":");
-			puthex(v, vs);
+			puthex_string(v, vs);
 			first = 0;
 		}
 		printf("}");
@@ -200,7 +182,7 @@ static int ringbuf_first;
 static int on_record(void *ctx, void *data, size_t size)
 {
 	printf("%s", ringbuf_first ? "" : ",");
-	puthex(data, size);
+	puthex_string(data, size);
 	ringbuf_first = 0;
 	return 0;
 }
@@ -377,9 +359,9 @@ static int skmsg(struct bpf_object *obj, struct bpf_program *prog, struct opts *
 	unsigned char *returned = drain(cfd, &back);
 	printf("{\"sent\":%zd", sent < 0 ? -(ssize_t)send_errno : sent);
 	printf(",\"wire\":");
-	puthex(wire, got);
+	puthex_string(wire, got);
 	printf(",\"back\":");
-	puthex(returned, back);
+	puthex_string(returned, back);
 	if (o->storage)
 		print_storage(obj, o->storage, cfd);
 	print_dumps(obj, o);
@@ -470,7 +452,7 @@ static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const 
 		if (n < 0)
 			printf("-%d", errno);
 		else
-			puthex(buf, n);
+			puthex_string(buf, n);
 		if (n >= 0)
 			print_sockaddr("from", &peer);
 		if (o->storage)
@@ -499,7 +481,7 @@ static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const 
 				if (r < 0)
 					printf("-%d", errno);
 				else
-					puthex(buf, r);
+					puthex_string(buf, r);
 			}
 		}
 		if (o->storage)

@@ -21,24 +21,12 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-
-static unsigned char *unhex(const char *s, __u32 *len)
-{
-	size_t n = strlen(s) / 2;
-	unsigned char *out = calloc(n + 1, 1);
-
-	for (size_t i = 0; i < n; i++)
-		sscanf(s + 2 * i, "%2hhx", &out[i]);
-	*len = (__u32)n;
-	return out;
-}
+#include "../support/hex.h"
 
 static void puthex(const char *key, const unsigned char *p, __u32 n)
 {
-	printf(",\"%s\":\"", key);
-	for (__u32 i = 0; i < n; i++)
-		printf("%02x", p[i]);
-	printf("\"");
+	printf(",\"%s\":", key);
+	puthex_string(p, n);
 }
 
 int main(int argc, char **argv)
