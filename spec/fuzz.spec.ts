@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BpfUnitError, ElfError, LinkError } from '../src/errors';
+import { BpfUnitError, BtfError, ElfError, LinkError } from '../src/errors';
 import { ObjectSpec } from '../src/object/object';
 import { exercise, generateInput, loadCorpus, Prng, runInput } from '../fuzz/fuzzer';
 import { fuzzGuarded } from '../fuzz/guard';
@@ -198,6 +198,17 @@ describe('fuzz: the pure stage under mutation', function () {
   });
 
   describe('regressions', () => {
+    // Found by the 100,000-input run (seed 7): a kfunc's FUNC repointed at a type that is not its
+    // prototype threw a TypeError while the BTF for the kernel was written.
+    it('a .ksyms kfunc whose FUNC names something other than a FUNC_PROTO is a BtfError', () => {
+      const buf = object('ext_ksym_missing');
+      const recs = btfRecords(buf);
+      const kfunc = recs.find((r) => r.kind === 12 && r.name === 'bpfunit_missing_kfunc')!;
+      const notProto = recs.find((r) => r.kind !== 13 && r.kind !== 0)!;
+      buf.writeUInt32LE(notProto.id, kfunc.at + 8);
+      expectTyped(buf, BtfError, new RegExp(`kfunc 'bpfunit_missing_kfunc' \\(BTF type ${kfunc.id}\\) has type ${notProto.id}, a .*, not a FUNC_PROTO`));
+    });
+
     // Found by the kernel stage as an fd leak: .strtab retyped to SHT_NOBITS named every symbol '',
     // Collection.load kept one program per name and never closed the other's fd.
     it('two programs of one name are a LinkError, not a program whose fd nothing holds', () => {

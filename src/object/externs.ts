@@ -1,6 +1,7 @@
 // Extern symbols (SHN_UNDEF in the ELF): what the BTF says each one is, so that an error can name
 // the feature a program needs (a kconfig value, a kernel symbol, a kernel function).
-import { Btf, BtfKind } from '../btf/btf';
+import { Btf, BtfKind, btfKindName } from '../btf/btf';
+import { BtfError } from '../errors';
 
 /** "the kconfig extern 'X'", "the kernel symbol (__ksym) 'X'", "the kfunc 'X'" or, without BTF
  * that says, "the extern symbol 'X'". */
@@ -118,6 +119,9 @@ export function btfWithExterns(btf: Btf, bytes: Buffer): Buffer {
         const info = out.readUInt32LE(rec(t.id) + 4);
         out.writeUInt32LE(((info & ~0xffff) | FUNC_GLOBAL) >>> 0, rec(t.id) + 4);
         const proto = btf.type(t.type!);
+        if (proto.kind !== BtfKind.FuncProto) {
+          throw new BtfError(`.ksyms: kfunc '${t.name}' (BTF type ${t.id}) has type ${proto.id}, a ${btfKindName(proto.kind)}, not a FUNC_PROTO`);
+        }
         proto.params!.forEach((p, k) => {
           if (p.type !== 0 && p.name === '') out.writeUInt32LE(dummy!.nameOff, rec(proto.id) + TYPE_HEADER + k * 8);
         });
