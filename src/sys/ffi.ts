@@ -14,15 +14,21 @@ if (sysBpf === undefined || sysClose === undefined) {
 
 open({ library: 'libc', path: '' });
 
+// syscall(nr, a, b, c) with errno, as one options object reused for every call: ffi-rs's define()
+// builds a fresh one per call (an object spread), a measurable share of each crossing (bench/).
+// The third argument is an address as a plain integer: the cheapest form of an ffi-rs call
+// (about a quarter less per crossing than passing the Buffer itself, measured in bench/).
+const SYSCALL_PARAMS = [DataType.I64, DataType.I64, DataType.I64, DataType.I64];
+const syscallCall = { library: 'libc', funcName: 'syscall', retType: DataType.I64, paramsType: SYSCALL_PARAMS, paramsValue: [0, 0, 0, 0], errno: true };
+// The same without errno (whose message ffi-rs formats on every call), for close().
+const syscallNoErrno = { library: 'libc', funcName: 'syscall', retType: DataType.I64, paramsType: SYSCALL_PARAMS, paramsValue: [0, 0, 0, 0] };
+
+function syscall(nr: number, a: number, b: number, c: number): { value: number; errnoCode: number } {
+  syscallCall.paramsValue = [nr, a, b, c];
+  return load(syscallCall) as unknown as { value: number; errnoCode: number };
+}
+
 const libc = define({
-  syscall: {
-    library: 'libc',
-    retType: DataType.I64,
-    // The third argument is an address as a plain integer: the cheapest form of an ffi-rs call
-    // (about a quarter less per crossing than passing the Buffer itself, measured in bench/).
-    paramsType: [DataType.I64, DataType.I64, DataType.I64, DataType.I64],
-    errno: true,
-  },
   // memset(buf, 0, 0) changes nothing and returns the address of buf's memory.
   memset: {
     library: 'libc',
@@ -30,7 +36,6 @@ const libc = define({
     paramsType: [DataType.U8Array, DataType.I32, DataType.I64],
   },
 }) as unknown as {
-  syscall(args: [number, number, number, number]): { value: number; errnoCode: number };
   memset(args: [Buffer, number, number]): bigint;
 };
 
@@ -63,7 +68,7 @@ export function bpfSyscall(cmd: number, attr: Buffer, size: number): RawResult {
     lastAddress = Number(addressOf(attr));
     lastAttr = attr;
   }
-  const r = libc.syscall([sysBpf, cmd, lastAddress, size]);
+  const r = syscall(sysBpf, cmd, lastAddress, size);
   return { value: r.value, errno: r.value < 0 ? r.errnoCode : 0 };
 }
 
@@ -76,7 +81,8 @@ export function addressOf(buf: Buffer): bigint {
 /** close(fd), through syscall() so that no second native signature is needed. */
 export function closeFd(fd: number): void {
   // syscall(SYS_close, fd, <ignored>, 0): the third argument is an unused register here.
-  libc.syscall([sysClose, fd, 0, 0]);
+  syscallNoErrno.paramsValue = [sysClose, fd, 0, 0];
+  load(syscallNoErrno);
 }
 
 // mmap(2) and munmap(2), for data sections shared with the kernel. mmap's result is taken as a
