@@ -12,17 +12,32 @@ const FRAME = Buffer.concat([
 ]);
 const L3 = FRAME.subarray(14); // what a cgroup_skb program sees: the packet from its IP header
 
+type Harness = ReturnType<ReturnType<typeof useHarness>>;
+
+/** One load by skb_fidelity.o: `load` is the tc program (the kernel's helper), `xdp_load` the same
+ * code re-hosted (the mock). `start` is the fixture's load_start: 0 for bpf_skb_load_bytes,
+ * start_header + 1 for bpf_skb_load_bytes_relative. */
+function loadBytes(h: Harness, program: 'load' | 'xdp_load', offset: number, len: number, start: number): { ret: bigint; bytes: Buffer } {
+  h.reset();
+  h.set('load_offset', offset);
+  h.set('load_len', len);
+  h.set('load_start', start);
+  h.run(program, program === 'load' ? { data: FRAME, ctx: Buffer.alloc(192) } : { data: FRAME });
+  return { ret: h.get('load_ret') as bigint, bytes: Buffer.from(h.get('load_buf') as number[]) };
+}
+
+/** Both sides of a load give 0 and the bytes of `from` (or -EFAULT and a zeroed destination). */
+function expectSameLoad(native: { ret: bigint; bytes: Buffer }, mock: { ret: bigint; bytes: Buffer }, from: Buffer | undefined, offset: number, len: number): void {
+  const expected = Buffer.alloc(16, 0xaa);
+  if (from) from.copy(expected, 0, offset, offset + len);
+  else expected.fill(0, 0, len);
+  expect(native).to.deep.equal({ ret: from ? 0n : BigInt(-EFAULT), bytes: expected });
+  expect(mock).to.deep.equal(native);
+}
+
 describe('mock fidelity: bpf_skb_load_bytes (spec/fixtures/skb_fidelity.c)', () => {
   const h = useHarness('build/fixtures/skb_fidelity.o', ['load', 'xdp_load']);
-
-  function load(program: 'load' | 'xdp_load', offset: number, len: number, start = 0): { ret: bigint; bytes: Buffer } {
-    h().reset();
-    h().set('load_offset', offset);
-    h().set('load_len', len);
-    h().set('load_start', start);
-    h().run(program, program === 'load' ? { data: FRAME, ctx: Buffer.alloc(192) } : { data: FRAME });
-    return { ret: h().get('load_ret') as bigint, bytes: Buffer.from(h().get('load_buf') as number[]) };
-  }
+  const load = (program: 'load' | 'xdp_load', offset: number, len: number) => loadBytes(h(), program, offset, len, 0);
 
   const cases: [string, number, number, boolean][] = [
     ['the first byte', 0, 1, true],
@@ -36,13 +51,7 @@ describe('mock fidelity: bpf_skb_load_bytes (spec/fixtures/skb_fidelity.c)', () 
   ];
   for (const [what, offset, len, fits] of cases) {
     it(`${what} (offset ${offset}, len ${len}): ${fits ? '0 and the bytes' : '-EFAULT and the destination zeroed'}, natively and re-hosted`, () => {
-      const native = load('load', offset, len);
-      const mock = load('xdp_load', offset, len);
-      const expected = Buffer.alloc(16, 0xaa);
-      if (fits) L3.copy(expected, 0, offset, offset + len);
-      else expected.fill(0, 0, len);
-      expect(native).to.deep.equal({ ret: fits ? 0n : BigInt(-EFAULT), bytes: expected });
-      expect(mock).to.deep.equal(native);
+      expectSameLoad(load('load', offset, len), load('xdp_load', offset, len), fits ? L3 : undefined, offset, len);
     });
   }
 });
@@ -52,14 +61,7 @@ describe('mock fidelity: bpf_skb_load_bytes_relative (spec/fixtures/skb_fidelity
   const BPF_HDR_START_MAC = 0;
   const BPF_HDR_START_NET = 1;
 
-  function load(program: 'load' | 'xdp_load', offset: number, len: number, startHeader: number): { ret: bigint; bytes: Buffer } {
-    h().reset();
-    h().set('load_offset', offset);
-    h().set('load_len', len);
-    h().set('load_start', startHeader + 1);
-    h().run(program, program === 'load' ? { data: FRAME, ctx: Buffer.alloc(192) } : { data: FRAME });
-    return { ret: h().get('load_ret') as bigint, bytes: Buffer.from(h().get('load_buf') as number[]) };
-  }
+  const load = (program: 'load' | 'xdp_load', offset: number, len: number, startHeader: number) => loadBytes(h(), program, offset, len, startHeader + 1);
 
   const cases: [string, number, number, number, Buffer | undefined][] = [
     ['the MAC header: destination and source addresses', BPF_HDR_START_MAC, 0, 12, FRAME],
@@ -72,13 +74,7 @@ describe('mock fidelity: bpf_skb_load_bytes_relative (spec/fixtures/skb_fidelity
   ];
   for (const [what, start, offset, len, from] of cases) {
     it(`${what}: ${from ? '0 and the bytes' : '-EFAULT and the destination zeroed'}, natively and re-hosted`, () => {
-      const native = load('load', offset, len, start);
-      const mock = load('xdp_load', offset, len, start);
-      const expected = Buffer.alloc(16, 0xaa);
-      if (from) from.copy(expected, 0, offset, offset + len);
-      else expected.fill(0, 0, len);
-      expect(native).to.deep.equal({ ret: from ? 0n : BigInt(-EFAULT), bytes: expected });
-      expect(mock).to.deep.equal(native);
+      expectSameLoad(load('load', offset, len, start), load('xdp_load', offset, len, start), from, offset, len);
     });
   }
 });
