@@ -7,7 +7,7 @@
 //   bpfunit vm --kernel 6.12 --modules nf_conntrack -- node_modules/.bin/mocha spec/loader/module_btf.spec.ts
 // and the refusal where no BTF has the kfunc in a guest without it (--kernel 6.12 alone).
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Collection, LinkError, ObjectSpec } from '../../src';
 import { Btf, BtfKind } from '../../src/btf/btf';
@@ -19,7 +19,7 @@ import type { Instruction } from '../../src/object/insn';
 import type { ProgramSpec } from '../../src/object/object';
 import { sectionKind } from '../../src/object/sections';
 import { btfBlob } from '../support/btf-blob';
-import { expectThrow, fdinfo, fixture, libbpfRun } from './helpers';
+import { expectThrow, fdinfo, fixture, libbpfRun, ROOT } from './helpers';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const KIND_FUNC = 12;
@@ -174,6 +174,21 @@ describe('module BTF', function () {
         s.close();
       });
     });
+  });
+
+  it('a process that may not enumerate BTF objects (nobody) sees no module BTF, as libbpf skips it, instead of failing', function () {
+    this.timeout(120_000); // a child transpiling src/ as nobody
+    const script = `
+      const { openModuleBtfs } = require('./src/kernel/kernel-btf');
+      try {
+        console.log(JSON.stringify({ modules: openModuleBtfs().length }));
+      } catch (e) {
+        console.log(JSON.stringify({ error: e.name + ': ' + e.message }));
+      }`;
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '-r', 'ts-node/register', '-e', script],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, HOME: '/nonexistent' } });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).to.deep.equal({ modules: 0 });
   });
 
   describe("nf_conntrack's XDP kfuncs (ext_kfunc_module)", () => {

@@ -11,6 +11,7 @@ import { bpfRaw, closeFd, Cmd, scratch, syscallError } from '../sys/bpf';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const ENOENT = 2;
+const EPERM = 1;
 
 let vmlinux: Btf | undefined;
 
@@ -68,13 +69,14 @@ export function openModuleBtfs(): OpenModuleBtf[] {
   return out;
 }
 
-/** The next BTF object id after `start`; undefined past the last one. */
+/** The next BTF object id after `start`; undefined past the last one, or when this process may
+ * not enumerate BTF objects (EPERM without CAP_SYS_ADMIN: libbpf then skips module BTF too). */
 function nextBtfId(start: number): number | undefined {
   const buf = scratch.prepare(0);
   buf.writeUInt32LE(start, 0);
   const r = bpfRaw(Cmd.BTF_GET_NEXT_ID, 12);
   if (r.value >= 0) return buf.readUInt32LE(4);
-  if (r.errno === ENOENT) return undefined;
+  if (r.errno === ENOENT || (r.errno === EPERM && start === 0)) return undefined;
   throw syscallError(Cmd.BTF_GET_NEXT_ID, r.errno, `after BTF id ${start}`);
 }
 
