@@ -39,9 +39,10 @@ const protoId = vmlinux.types.find((t) => t.kind === BtfKind.FuncProto)!.id;
 const intId = vmlinux.find(BtfKind.Int, 'int')!.id;
 
 /** Split BTF for a module with FUNCs and VARs of these names: names are string offsets past
- * vmlinux's strings, a FUNC's type one of vmlinux's FUNC_PROTOs, a VAR's vmlinux's int. */
+ * vmlinux's strings (no leading empty string: the kernel's module BTF has none), a FUNC's type
+ * one of vmlinux's FUNC_PROTOs, a VAR's vmlinux's int. */
 function moduleBtf(symbols: [kind: 'func' | 'var', name: string][]): Btf {
-  let strs = Buffer.from('\0');
+  let strs = Buffer.alloc(0);
   const records: Buffer[] = [];
   for (const [kind, name] of symbols) {
     const nameOff = vmlinuxStrLen + strs.length;
