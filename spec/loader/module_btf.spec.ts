@@ -37,6 +37,8 @@ const vmlinux = Btf.parse(vmlinuxBytes);
 const vmlinuxStrLen = vmlinuxBytes.readUInt32LE(20);
 const protoId = vmlinux.types.find((t) => t.kind === BtfKind.FuncProto)!.id;
 const intId = vmlinux.find(BtfKind.Int, 'int')!.id;
+/** A FUNC every vmlinux has (which one does not matter: only where it is). */
+const vmFunc = vmlinux.types.find((t) => t.kind === BtfKind.Func)!;
 
 /** Split BTF for a module with FUNCs and VARs of these names: names are string offsets past
  * vmlinux's strings (no leading empty string: the kernel's module BTF has none), a FUNC's type
@@ -84,7 +86,6 @@ describe('module BTF', function () {
     it('vmlinux first (modules not even enumerated), then the first module that has it, by its own id', () => {
       let asked = 0;
       const modules = () => (asked++, [a, b]);
-      const vmFunc = vmlinux.types.find((t) => t.kind === BtfKind.Func)!;
       expect(findKernelSymbol(vmlinux, modules, BtfKind.Func, vmFunc.name)).to.deep.equal({ id: vmFunc.id });
       expect(asked).to.equal(0);
       expect(findKernelSymbol(vmlinux, modules, BtfKind.Func, 'beta_kfunc')).to.deep.equal({ id: first + 1, module: a });
@@ -97,10 +98,10 @@ describe('module BTF', function () {
     it("fd_array slots as libbpf numbers them: index 0 unused, one per module in the order of the kfuncs' names", () => {
       const site = (n: string) => findKernelSymbol(vmlinux, () => [a, b], BtfKind.Func, n);
       // alpha (mod_b) takes 1, beta and zeta (mod_a) share 2; vmlinux and absent kfuncs take none.
-      const slots = fdArraySlots(['zeta_kfunc', 'beta_kfunc', 'alpha_kfunc', 'nowhere_kfunc', 'bpf_cast_to_kern_ctx', 'zeta_kfunc'], site);
+      const slots = fdArraySlots(['zeta_kfunc', 'beta_kfunc', 'alpha_kfunc', 'nowhere_kfunc', vmFunc.name, 'zeta_kfunc'], site);
       expect([...slots].map(([m, s]) => [m.name, s])).to.deep.equal([['mod_b', 1], ['mod_a', 2]]);
       expect(fdArray(slots, (m) => (m === a ? 41 : 42))).to.deep.equal([0, 42, 41]);
-      expect(fdArray(fdArraySlots(['bpf_cast_to_kern_ctx'], site), () => 7)).to.equal(undefined);
+      expect(fdArray(fdArraySlots([vmFunc.name], site), () => 7)).to.equal(undefined);
     });
 
     describe('the instructions, and the module fds', () => {
@@ -123,14 +124,14 @@ describe('module BTF', function () {
 
       it('a kfunc call gets its module id and slot, a typed variable its module id and BTF fd; close() closes every fd', () => {
         const s = symbols();
-        const p = program('p', [kfuncCall('zeta_kfunc'), kfuncCall('alpha_kfunc'), typedLoad('mod_counter'), kfuncCall('bpf_cast_to_kern_ctx')]);
+        const p = program('p', [kfuncCall('zeta_kfunc'), kfuncCall('alpha_kfunc'), typedLoad('mod_counter'), kfuncCall(vmFunc.name)]);
         s.planFdArray([p, program('other', [kfuncCall('beta_kfunc')])]);
         const r = s.resolve(p).instructions;
         expect(r.map(fields)).to.deep.equal([
           { src: 2, imm: first, imm2: undefined, off: 2 },
           { src: 2, imm: first, imm2: undefined, off: 1 },
           { src: 3, imm: first + 2, imm2: fds[0], off: 0 },
-          { src: 2, imm: vmlinux.find(BtfKind.Func, 'bpf_cast_to_kern_ctx')!.id, imm2: undefined, off: 0 },
+          { src: 2, imm: vmFunc.id, imm2: undefined, off: 0 },
         ]);
         expect(r.some((i) => i.ksym)).to.equal(false);
         expect(s.fdArray()).to.deep.equal([0, fds[1], fds[0]]);
@@ -168,7 +169,7 @@ describe('module BTF', function () {
       it('vmlinux symbols alone never enumerate modules, and need no fd_array', () => {
         const s = symbols();
         opened = 0;
-        const p = program('p', [kfuncCall('bpf_cast_to_kern_ctx')]);
+        const p = program('p', [kfuncCall(vmFunc.name)]);
         s.planFdArray([p]);
         expect(s.resolve(p).instructions[0].off).to.equal(0);
         expect([opened, s.fdArray()]).to.deep.equal([0, undefined]);
