@@ -47,8 +47,9 @@ vm-deps: deps
 # spec outcome (also in build/kernels/).
 KERNELS ?= host 6.1 6.12
 KERNEL_SPECS ?=
+KERNEL_MODULES ?=
 test-kernels: vm-deps objects
-	KERNELS="$(KERNELS)" KERNEL_SPECS="$(KERNEL_SPECS)" node -r tsx/cjs src/vm/matrix.ts
+	KERNELS="$(KERNELS)" KERNEL_SPECS="$(KERNEL_SPECS)" KERNEL_MODULES="$(KERNEL_MODULES)" node -r tsx/cjs src/vm/matrix.ts
 
 # The differential suite alone, in one guest: each re-hosted program against the same program
 # attached for real there (spec/differential; on the host those specs attach nothing).
