@@ -90,44 +90,86 @@ function writeInt(buf: Buffer, at: number, size: number, s: IntShape, value: CVa
   }
 }
 
+/** Decodes the value at `at` in `buf`. */
+type Reader = (buf: Buffer, at: number) => CValue;
+
+// One reader per type, built on first use and kept with its (immutable) Btf: reading a global is
+// then a walk over prepared closures, not a BTF resolution per field and per array element (a
+// mock's recording array holds thousands of them, read after every test).
+const readers = new WeakMap<Btf, Map<number, Reader>>();
+
 export function readValue(btf: Btf, typeId: number, buf: Buffer, at = 0): CValue {
+  return readerOf(btf, typeId)(buf, at);
+}
+
+function readerOf(btf: Btf, typeId: number): Reader {
+  let cache = readers.get(btf);
+  if (!cache) readers.set(btf, (cache = new Map()));
+  let r = cache.get(typeId);
+  if (!r) cache.set(typeId, (r = compileReader(btf, typeId)));
+  return r;
+}
+
+function compileReader(btf: Btf, typeId: number): Reader {
   const t = btf.resolve(typeId);
   switch (t.kind) {
     case BtfKind.Int:
     case BtfKind.Enum:
-    case BtfKind.Enum64:
-      return readInt(buf, at, t.size!, intShape(btf, t)!.signed);
+    case BtfKind.Enum64: {
+      const size = t.size!;
+      const signed = intShape(btf, t)!.signed;
+      return (buf, at) => readInt(buf, at, size, signed);
+    }
     case BtfKind.Ptr:
-      return buf.readBigUInt64LE(at);
+      return (buf, at) => buf.readBigUInt64LE(at);
     case BtfKind.Array: {
       const { type, nelems } = t.array!;
       const size = btf.sizeOf(type);
       if (isCharArray(btf, t)) {
-        const end = buf.indexOf(0, at);
-        return buf.toString('latin1', at, end < 0 || end > at + nelems ? at + nelems : end);
+        return (buf, at) => {
+          const end = buf.indexOf(0, at);
+          return buf.toString('latin1', at, end < 0 || end > at + nelems ? at + nelems : end);
+        };
       }
-      return Array.from({ length: nelems }, (_, k) => readValue(btf, type, buf, at + k * size));
+      const elem = readerOf(btf, type);
+      return (buf, at) => {
+        const out: CValue[] = new Array(nelems);
+        for (let k = 0; k < nelems; k++) out[k] = elem(buf, at + k * size);
+        return out;
+      };
     }
     case BtfKind.Struct:
     case BtfKind.Union: {
-      const out: { [field: string]: CValue } = {};
+      type Field = (buf: Buffer, at: number, out: { [field: string]: CValue }) => void;
+      const fields: Field[] = [];
       for (const m of t.members ?? []) {
-        const off = at + Math.floor(m.bitOffset / 8);
+        const off = Math.floor(m.bitOffset / 8);
         const anonymous = m.name === '';
         if (anonymous && !isAggregate(btf, m.type)) continue; // padding such as `__u64 :64`
+        const name = m.name;
         if (m.bitfieldSize) {
-          const word = readInt(buf, at + Math.floor(m.bitOffset / 32) * 4, 4, false) as number;
-          out[m.name] = (word >>> (m.bitOffset % 32)) & ((1 << m.bitfieldSize) - 1);
+          const word = Math.floor(m.bitOffset / 32) * 4;
+          const shift = m.bitOffset % 32;
+          const mask = (1 << m.bitfieldSize) - 1;
+          fields.push((buf, at, out) => (out[name] = ((readInt(buf, at + word, 4, false) as number) >>> shift) & mask));
         } else if (anonymous) {
-          Object.assign(out, readValue(btf, m.type, buf, off) as object);
+          const inner = readerOf(btf, m.type);
+          fields.push((buf, at, out) => Object.assign(out, inner(buf, at + off) as object));
         } else {
-          out[m.name] = readValue(btf, m.type, buf, off);
+          const field = readerOf(btf, m.type);
+          fields.push((buf, at, out) => (out[name] = field(buf, at + off)));
         }
       }
-      return out;
+      return (buf, at) => {
+        const out: { [field: string]: CValue } = {};
+        for (const f of fields) f(buf, at, out);
+        return out;
+      };
     }
-    default:
-      return buf.subarray(at, at + btf.sizeOf(typeId)).toString('hex');
+    default: {
+      const size = btf.sizeOf(typeId);
+      return (buf, at) => buf.subarray(at, at + size).toString('hex');
+    }
   }
 }
 
