@@ -18,26 +18,39 @@ function isAggregate(btf: Btf, id: number): boolean {
   return k === BtfKind.Struct || k === BtfKind.Union;
 }
 
-/** What C allows in an integer type: its signedness and its range. */
+/** What C allows in an integer type: its signedness and its range (also as numbers, exact up
+ * to 53 bits, so ordinary values are checked and written without BigInt arithmetic). */
 interface IntShape {
   name: string;
   signed: boolean;
   min: bigint;
   max: bigint;
+  minNumber: number;
+  maxNumber: number;
 }
 
 function shape(name: string, bits: number, signed: boolean): IntShape {
   const b = BigInt(bits);
-  return signed
-    ? { name, signed, min: -(1n << (b - 1n)), max: (1n << (b - 1n)) - 1n }
-    : { name, signed, min: 0n, max: (1n << b) - 1n };
+  const [min, max] = signed ? [-(1n << (b - 1n)), (1n << (b - 1n)) - 1n] : [0n, (1n << b) - 1n];
+  return { name, signed, min, max, minNumber: Number(min), maxNumber: Number(max) };
 }
 
 const BTF_INT_SIGNED = 1;
 const BTF_INT_BOOL = 4;
 
+const shapes = new WeakMap<Btf, Map<number, IntShape | undefined>>();
+
 /** The integer shape of an INT, ENUM, ENUM64 or PTR type; undefined for other kinds. */
 function intShape(btf: Btf, t: BtfType): IntShape | undefined {
+  let cache = shapes.get(btf);
+  if (!cache) shapes.set(btf, (cache = new Map()));
+  if (cache.has(t.id)) return cache.get(t.id);
+  const s = computeShape(btf, t);
+  cache.set(t.id, s);
+  return s;
+}
+
+function computeShape(btf: Btf, t: BtfType): IntShape | undefined {
   switch (t.kind) {
     case BtfKind.Int: {
       const enc = t.int?.encoding ?? 0;
@@ -75,14 +88,19 @@ function readInt(buf: Buffer, at: number, size: number, signed: boolean): number
 }
 
 function writeInt(buf: Buffer, at: number, size: number, s: IntShape, value: CValue, what: string): void {
-  const range = `${s.name} holds ${s.min}..${s.max}`;
+  const range = () => `${s.name} holds ${s.min}..${s.max}`;
   if (typeof value === 'number') {
-    if (!Number.isInteger(value)) throw new InputError(`${what}: ${value} is not an integer (${range})`);
+    if (!Number.isInteger(value)) throw new InputError(`${what}: ${value} is not an integer (${range()})`);
+    if (size <= 4) {
+      if (value < s.minNumber || value > s.maxNumber) throw new InputError(`${what}: ${value} is out of range (${range()})`);
+      buf.writeUIntLE(value < 0 ? value + 2 ** (size * 8) : value, at, size);
+      return;
+    }
   } else if (typeof value !== 'bigint') {
-    throw new InputError(`${what}: expected an integer, got ${Array.isArray(value) ? 'an array' : typeof value} (${range})`);
+    throw new InputError(`${what}: expected an integer, got ${Array.isArray(value) ? 'an array' : typeof value} (${range()})`);
   }
   let v = BigInt(value);
-  if (v < s.min || v > s.max) throw new InputError(`${what}: ${value} is out of range (${range})`);
+  if (v < s.min || v > s.max) throw new InputError(`${what}: ${value} is out of range (${range()})`);
   v = BigInt.asUintN(size * 8, v);
   for (let k = 0; k < size; k++) {
     buf[at + k] = Number(v & 0xffn);
@@ -132,6 +150,17 @@ function compileReader(btf: Btf, typeId: number): Reader {
         };
       }
       const elem = readerOf(btf, type);
+      const e = btf.resolve(type);
+      if (e.kind === BtfKind.Int && e.size === 1 && !intShape(btf, e)!.signed) {
+        // Byte arrays (recorded packet and ring buffer data) straight from the buffer; one out of
+        // bounds reads element by element, to fail as any other read does.
+        return (buf, at) => {
+          if (at < 0 || at + nelems > buf.length) return Array.from({ length: nelems }, (_, k) => elem(buf, at + k));
+          const out: number[] = new Array(nelems);
+          for (let k = 0; k < nelems; k++) out[k] = buf[at + k];
+          return out;
+        };
+      }
       return (buf, at) => {
         const out: CValue[] = new Array(nelems);
         for (let k = 0; k < nelems; k++) out[k] = elem(buf, at + k * size);
@@ -192,7 +221,14 @@ export function writeValue(btf: Btf, typeId: number, buf: Buffer, at: number, va
       }
       if (!Array.isArray(value)) throw new InputError(`${what}: expected an array`);
       if (value.length > nelems) throw new InputError(`${what}: ${value.length} elements do not fit in [${nelems}]`);
-      value.forEach((v, k) => writeValue(btf, type, buf, at + k * size, v, `${what}[${k}]`));
+      const e = btf.resolve(type);
+      const bytes = e.kind === BtfKind.Int && e.size === 1 ? intShape(btf, e) : undefined;
+      value.forEach((v, k) => {
+        // Byte arrays (storage and packet data) element by element without the general path,
+        // which still checks (and reports) any element that is not a plain in-range number.
+        if (bytes && at + k < buf.length && typeof v === 'number' && Number.isInteger(v) && v >= bytes.minNumber && v <= bytes.maxNumber) buf[at + k] = v;
+        else writeValue(btf, type, buf, at + k * size, v, `${what}[${k}]`);
+      });
       return;
     }
     case BtfKind.Struct:
