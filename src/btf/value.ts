@@ -87,20 +87,48 @@ function readInt(buf: Buffer, at: number, size: number, signed: boolean): number
   }
 }
 
+function rangeOf(s: IntShape): string {
+  return `${s.name} holds ${s.min}..${s.max}`;
+}
+
+/** A struct's or union's field names as a write accepts them (an anonymous member's own fields
+ * in its place), and per member the names of an anonymous one's fields. Kept per type. */
+interface FieldNames {
+  known: Set<string>;
+  inner: (string[] | undefined)[];
+}
+
+const fieldNameCache = new WeakMap<Btf, Map<number, FieldNames>>();
+
+function fieldNames(btf: Btf, t: BtfType): FieldNames {
+  let cache = fieldNameCache.get(btf);
+  if (!cache) fieldNameCache.set(btf, (cache = new Map()));
+  let f = cache.get(t.id);
+  if (!f) {
+    f = { known: new Set(), inner: [] };
+    for (const m of t.members ?? []) {
+      const names = m.name === '' ? (btf.resolve(m.type).members ?? []).map((x) => x.name) : undefined;
+      f.inner.push(names);
+      for (const n of names ?? [m.name]) f.known.add(n);
+    }
+    cache.set(t.id, f);
+  }
+  return f;
+}
+
 function writeInt(buf: Buffer, at: number, size: number, s: IntShape, value: CValue, what: string): void {
-  const range = () => `${s.name} holds ${s.min}..${s.max}`;
   if (typeof value === 'number') {
-    if (!Number.isInteger(value)) throw new InputError(`${what}: ${value} is not an integer (${range()})`);
+    if (!Number.isInteger(value)) throw new InputError(`${what}: ${value} is not an integer (${rangeOf(s)})`);
     if (size <= 4) {
-      if (value < s.minNumber || value > s.maxNumber) throw new InputError(`${what}: ${value} is out of range (${range()})`);
+      if (value < s.minNumber || value > s.maxNumber) throw new InputError(`${what}: ${value} is out of range (${rangeOf(s)})`);
       buf.writeUIntLE(value < 0 ? value + 2 ** (size * 8) : value, at, size);
       return;
     }
   } else if (typeof value !== 'bigint') {
-    throw new InputError(`${what}: expected an integer, got ${Array.isArray(value) ? 'an array' : typeof value} (${range()})`);
+    throw new InputError(`${what}: expected an integer, got ${Array.isArray(value) ? 'an array' : typeof value} (${rangeOf(s)})`);
   }
   let v = BigInt(value);
-  if (v < s.min || v > s.max) throw new InputError(`${what}: ${value} is out of range (${range()})`);
+  if (v < s.min || v > s.max) throw new InputError(`${what}: ${value} is out of range (${rangeOf(s)})`);
   v = BigInt.asUintN(size * 8, v);
   for (let k = 0; k < size; k++) {
     buf[at + k] = Number(v & 0xffn);
@@ -223,31 +251,33 @@ export function writeValue(btf: Btf, typeId: number, buf: Buffer, at: number, va
       if (value.length > nelems) throw new InputError(`${what}: ${value.length} elements do not fit in [${nelems}]`);
       const e = btf.resolve(type);
       const bytes = e.kind === BtfKind.Int && e.size === 1 ? intShape(btf, e) : undefined;
-      value.forEach((v, k) => {
+      for (let k = 0; k < value.length; k++) {
+        if (!(k in value)) continue; // a hole: that element keeps its bytes
+        const v = value[k];
         // Byte arrays (storage and packet data) element by element without the general path,
         // which still checks (and reports) any element that is not a plain in-range number.
         if (bytes && at + k < buf.length && typeof v === 'number' && Number.isInteger(v) && v >= bytes.minNumber && v <= bytes.maxNumber) buf[at + k] = v;
         else writeValue(btf, type, buf, at + k * size, v, `${what}[${k}]`);
-      });
+      }
       return;
     }
     case BtfKind.Struct:
     case BtfKind.Union: {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${what}: expected an object`);
-      const known = new Set<string>();
+      const { known, inner } = fieldNames(btf, t);
       const fields = value as { [field: string]: CValue };
-      for (const m of t.members ?? []) {
+      const members = t.members ?? [];
+      for (let i = 0; i < members.length; i++) {
+        const m = members[i];
         const off = at + Math.floor(m.bitOffset / 8);
-        if (m.name === '') {
+        const names = inner[i];
+        if (names) {
           // Anonymous struct/union: its fields are addressed as if they were this one's.
-          const inner = btf.resolve(m.type);
-          const names = (inner.members ?? []).map((x) => x.name);
-          const sub = Object.fromEntries(Object.entries(fields).filter(([k]) => names.includes(k)));
-          names.forEach((n) => known.add(n));
-          if (Object.keys(sub).length) writeValue(btf, m.type, buf, off, sub, what);
+          let sub: { [field: string]: CValue } | undefined;
+          for (const k of Object.keys(fields)) if (names.includes(k)) (sub ??= {})[k] = fields[k];
+          if (sub) writeValue(btf, m.type, buf, off, sub, what);
           continue;
         }
-        known.add(m.name);
         if (!(m.name in fields)) continue;
         if (m.bitfieldSize) throw new InputError(`${what}.${m.name}: writing bitfields is not supported`);
         writeValue(btf, m.type, buf, off, fields[m.name], `${what}.${m.name}`);
