@@ -1,6 +1,6 @@
 // ObjectSpec: everything in a BPF ELF object that loading needs, linked and ready, with no
 // syscalls. Programs carry their own copies of every subprogram they call.
-import { basename, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { Btf, BtfKind } from '../btf/btf';
 import { BtfExt, parseBtfExt } from '../btf/ext';
 import { CoreRelo, parseCoreRelos } from '../core/relos';
@@ -62,18 +62,8 @@ export class ObjectSpec {
     readonly kconfig: KconfigExtern[],
   ) {}
 
-  /** The object in a file. The file is read every time; a parse of the same path with the same
-   * bytes is reused (an ObjectSpec is never changed after parsing: loading works on copies). */
   static fromFile(path: string): ObjectSpec {
-    const bytes = readObjectFile(path);
-    const key = resolve(path);
-    const last = parsedFiles.get(key);
-    if (last && last.bytes.equals(bytes)) return last.spec;
-    const spec = ObjectSpec.parse(bytes, basename(path));
-    parsedFiles.delete(key);
-    parsedFiles.set(key, { bytes, spec });
-    if (parsedFiles.size > PARSED_FILES) parsedFiles.delete(parsedFiles.keys().next().value!);
-    return spec;
+    return ObjectSpec.parse(readObjectFile(path), basename(path));
   }
 
   static parse(bytes: Buffer, name = 'object'): ObjectSpec {
@@ -147,12 +137,6 @@ const KCONFIG_MAX = 1 << 20;
 
 /** libbpf's .kconfig map: read-only to programs and frozen; its bytes depend on the kernel, so
  * Collection.load fills them. */
-// The last parse of each recently read object file: a spec process loads one harness object in
-// many describe blocks (and spec files). A few paths only, so reading many objects (mutants,
-// fuzzing) keeps little.
-const PARSED_FILES = 8;
-const parsedFiles = new Map<string, { bytes: Buffer; spec: ObjectSpec }>();
-
 function kconfigMap(externs: KconfigExtern[]): MapSpec[] {
   if (externs.length === 0) return [];
   const size = externs.reduce((n, e) => Math.max(n, e.offset + e.size), 0);
