@@ -128,11 +128,19 @@ build/stamps/typecheck: $(TS_SOURCES) tsconfig.json package-lock.json
 	@mkdir -p $(@D) && touch $@
 
 PRECOMMIT_SPECS := 'spec/{programs,mock,structs}/**/*.spec.ts' spec/btf.spec.ts
-build/stamps/precommit: $(OBJS) $(TS_SOURCES) dist/index.js bpfunit.config.json .mocharc.json package.json $(wildcard bpf/*.c bpf/include/*.h spec/branches/*.json)
+# The objects those specs can load: the differential suite's own object is left to `make objects`.
+PRECOMMIT_OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS) $(CORE_BTFS)
+build/stamps/precommit: $(PRECOMMIT_OBJS) $(TS_SOURCES) dist/index.js bpfunit.config.json .mocharc.json package.json $(wildcard bpf/*.c bpf/include/*.h spec/branches/*.json)
 	node bin/bpfunit precommit --no-build $(PRECOMMIT_SPECS)
 	@mkdir -p $(@D) && touch $@
 
-precommit: objects build/stamps/typecheck build/stamps/precommit
+precommit: $(PRECOMMIT_OBJS) build/stamps/typecheck build/stamps/precommit
+
+# Objects rebuild in parallel there (a harness includes its program: a .c change often means two
+# clang runs); the stamps wait for what they depend on.
+ifeq ($(MAKECMDGOALS),precommit)
+MAKEFLAGS += -j$(shell nproc)
+endif
 
 # Keeps a pre-commit hook already there, as pre-commit.local, run first (see the script).
 install-hook:

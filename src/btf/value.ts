@@ -18,26 +18,39 @@ function isAggregate(btf: Btf, id: number): boolean {
   return k === BtfKind.Struct || k === BtfKind.Union;
 }
 
-/** What C allows in an integer type: its signedness and its range. */
+/** What C allows in an integer type: its signedness and its range (also as numbers, exact up
+ * to 53 bits, so ordinary values are checked and written without BigInt arithmetic). */
 interface IntShape {
   name: string;
   signed: boolean;
   min: bigint;
   max: bigint;
+  minNumber: number;
+  maxNumber: number;
 }
 
 function shape(name: string, bits: number, signed: boolean): IntShape {
   const b = BigInt(bits);
-  return signed
-    ? { name, signed, min: -(1n << (b - 1n)), max: (1n << (b - 1n)) - 1n }
-    : { name, signed, min: 0n, max: (1n << b) - 1n };
+  const [min, max] = signed ? [-(1n << (b - 1n)), (1n << (b - 1n)) - 1n] : [0n, (1n << b) - 1n];
+  return { name, signed, min, max, minNumber: Number(min), maxNumber: Number(max) };
 }
 
 const BTF_INT_SIGNED = 1;
 const BTF_INT_BOOL = 4;
 
+const shapes = new WeakMap<Btf, Map<number, IntShape | undefined>>();
+
 /** The integer shape of an INT, ENUM, ENUM64 or PTR type; undefined for other kinds. */
 function intShape(btf: Btf, t: BtfType): IntShape | undefined {
+  let cache = shapes.get(btf);
+  if (!cache) shapes.set(btf, (cache = new Map()));
+  if (cache.has(t.id)) return cache.get(t.id);
+  const s = computeShape(btf, t);
+  cache.set(t.id, s);
+  return s;
+}
+
+function computeShape(btf: Btf, t: BtfType): IntShape | undefined {
   switch (t.kind) {
     case BtfKind.Int: {
       const enc = t.int?.encoding ?? 0;
@@ -74,15 +87,48 @@ function readInt(buf: Buffer, at: number, size: number, signed: boolean): number
   }
 }
 
+function rangeOf(s: IntShape): string {
+  return `${s.name} holds ${s.min}..${s.max}`;
+}
+
+/** A struct's or union's field names as a write accepts them (an anonymous member's own fields
+ * in its place), and per member the names of an anonymous one's fields. Kept per type. */
+interface FieldNames {
+  known: Set<string>;
+  inner: (string[] | undefined)[];
+}
+
+const fieldNameCache = new WeakMap<Btf, Map<number, FieldNames>>();
+
+function fieldNames(btf: Btf, t: BtfType): FieldNames {
+  let cache = fieldNameCache.get(btf);
+  if (!cache) fieldNameCache.set(btf, (cache = new Map()));
+  let f = cache.get(t.id);
+  if (!f) {
+    f = { known: new Set(), inner: [] };
+    for (const m of t.members ?? []) {
+      const names = m.name === '' ? (btf.resolve(m.type).members ?? []).map((x) => x.name) : undefined;
+      f.inner.push(names);
+      for (const n of names ?? [m.name]) f.known.add(n);
+    }
+    cache.set(t.id, f);
+  }
+  return f;
+}
+
 function writeInt(buf: Buffer, at: number, size: number, s: IntShape, value: CValue, what: string): void {
-  const range = `${s.name} holds ${s.min}..${s.max}`;
   if (typeof value === 'number') {
-    if (!Number.isInteger(value)) throw new InputError(`${what}: ${value} is not an integer (${range})`);
+    if (!Number.isInteger(value)) throw new InputError(`${what}: ${value} is not an integer (${rangeOf(s)})`);
+    if (size <= 4) {
+      if (value < s.minNumber || value > s.maxNumber) throw new InputError(`${what}: ${value} is out of range (${rangeOf(s)})`);
+      buf.writeUIntLE(value < 0 ? value + 2 ** (size * 8) : value, at, size);
+      return;
+    }
   } else if (typeof value !== 'bigint') {
-    throw new InputError(`${what}: expected an integer, got ${Array.isArray(value) ? 'an array' : typeof value} (${range})`);
+    throw new InputError(`${what}: expected an integer, got ${Array.isArray(value) ? 'an array' : typeof value} (${rangeOf(s)})`);
   }
   let v = BigInt(value);
-  if (v < s.min || v > s.max) throw new InputError(`${what}: ${value} is out of range (${range})`);
+  if (v < s.min || v > s.max) throw new InputError(`${what}: ${value} is out of range (${rangeOf(s)})`);
   v = BigInt.asUintN(size * 8, v);
   for (let k = 0; k < size; k++) {
     buf[at + k] = Number(v & 0xffn);
@@ -90,44 +136,97 @@ function writeInt(buf: Buffer, at: number, size: number, s: IntShape, value: CVa
   }
 }
 
+/** Decodes the value at `at` in `buf`. */
+type Reader = (buf: Buffer, at: number) => CValue;
+
+// One reader per type, built on first use and kept with its (immutable) Btf: reading a global is
+// then a walk over prepared closures, not a BTF resolution per field and per array element (a
+// mock's recording array holds thousands of them, read after every test).
+const readers = new WeakMap<Btf, Map<number, Reader>>();
+
 export function readValue(btf: Btf, typeId: number, buf: Buffer, at = 0): CValue {
+  return readerOf(btf, typeId)(buf, at);
+}
+
+function readerOf(btf: Btf, typeId: number): Reader {
+  let cache = readers.get(btf);
+  if (!cache) readers.set(btf, (cache = new Map()));
+  let r = cache.get(typeId);
+  if (!r) cache.set(typeId, (r = compileReader(btf, typeId)));
+  return r;
+}
+
+function compileReader(btf: Btf, typeId: number): Reader {
   const t = btf.resolve(typeId);
   switch (t.kind) {
     case BtfKind.Int:
     case BtfKind.Enum:
-    case BtfKind.Enum64:
-      return readInt(buf, at, t.size!, intShape(btf, t)!.signed);
+    case BtfKind.Enum64: {
+      const size = t.size!;
+      const signed = intShape(btf, t)!.signed;
+      return (buf, at) => readInt(buf, at, size, signed);
+    }
     case BtfKind.Ptr:
-      return buf.readBigUInt64LE(at);
+      return (buf, at) => buf.readBigUInt64LE(at);
     case BtfKind.Array: {
       const { type, nelems } = t.array!;
       const size = btf.sizeOf(type);
       if (isCharArray(btf, t)) {
-        const end = buf.indexOf(0, at);
-        return buf.toString('latin1', at, end < 0 || end > at + nelems ? at + nelems : end);
+        return (buf, at) => {
+          const end = buf.indexOf(0, at);
+          return buf.toString('latin1', at, end < 0 || end > at + nelems ? at + nelems : end);
+        };
       }
-      return Array.from({ length: nelems }, (_, k) => readValue(btf, type, buf, at + k * size));
+      const elem = readerOf(btf, type);
+      const e = btf.resolve(type);
+      if (e.kind === BtfKind.Int && e.size === 1 && !intShape(btf, e)!.signed) {
+        // Byte arrays (recorded packet and ring buffer data) straight from the buffer; one out of
+        // bounds reads element by element, to fail as any other read does.
+        return (buf, at) => {
+          if (at < 0 || at + nelems > buf.length) return Array.from({ length: nelems }, (_, k) => elem(buf, at + k));
+          const out: number[] = new Array(nelems);
+          for (let k = 0; k < nelems; k++) out[k] = buf[at + k];
+          return out;
+        };
+      }
+      return (buf, at) => {
+        const out: CValue[] = new Array(nelems);
+        for (let k = 0; k < nelems; k++) out[k] = elem(buf, at + k * size);
+        return out;
+      };
     }
     case BtfKind.Struct:
     case BtfKind.Union: {
-      const out: { [field: string]: CValue } = {};
+      type Field = (buf: Buffer, at: number, out: { [field: string]: CValue }) => void;
+      const fields: Field[] = [];
       for (const m of t.members ?? []) {
-        const off = at + Math.floor(m.bitOffset / 8);
+        const off = Math.floor(m.bitOffset / 8);
         const anonymous = m.name === '';
         if (anonymous && !isAggregate(btf, m.type)) continue; // padding such as `__u64 :64`
+        const name = m.name;
         if (m.bitfieldSize) {
-          const word = readInt(buf, at + Math.floor(m.bitOffset / 32) * 4, 4, false) as number;
-          out[m.name] = (word >>> (m.bitOffset % 32)) & ((1 << m.bitfieldSize) - 1);
+          const word = Math.floor(m.bitOffset / 32) * 4;
+          const shift = m.bitOffset % 32;
+          const mask = (1 << m.bitfieldSize) - 1;
+          fields.push((buf, at, out) => (out[name] = ((readInt(buf, at + word, 4, false) as number) >>> shift) & mask));
         } else if (anonymous) {
-          Object.assign(out, readValue(btf, m.type, buf, off) as object);
+          const inner = readerOf(btf, m.type);
+          fields.push((buf, at, out) => Object.assign(out, inner(buf, at + off) as object));
         } else {
-          out[m.name] = readValue(btf, m.type, buf, off);
+          const field = readerOf(btf, m.type);
+          fields.push((buf, at, out) => (out[name] = field(buf, at + off)));
         }
       }
-      return out;
+      return (buf, at) => {
+        const out: { [field: string]: CValue } = {};
+        for (const f of fields) f(buf, at, out);
+        return out;
+      };
     }
-    default:
-      return buf.subarray(at, at + btf.sizeOf(typeId)).toString('hex');
+    default: {
+      const size = btf.sizeOf(typeId);
+      return (buf, at) => buf.subarray(at, at + size).toString('hex');
+    }
   }
 }
 
@@ -150,26 +249,35 @@ export function writeValue(btf: Btf, typeId: number, buf: Buffer, at: number, va
       }
       if (!Array.isArray(value)) throw new InputError(`${what}: expected an array`);
       if (value.length > nelems) throw new InputError(`${what}: ${value.length} elements do not fit in [${nelems}]`);
-      value.forEach((v, k) => writeValue(btf, type, buf, at + k * size, v, `${what}[${k}]`));
+      const e = btf.resolve(type);
+      const bytes = e.kind === BtfKind.Int && e.size === 1 ? intShape(btf, e) : undefined;
+      for (let k = 0; k < value.length; k++) {
+        if (!(k in value)) continue; // a hole: that element keeps its bytes
+        const v = value[k];
+        // Byte arrays (storage and packet data) element by element without the general path,
+        // which still checks (and reports) any element that is not a plain in-range number.
+        if (bytes && at + k < buf.length && typeof v === 'number' && Number.isInteger(v) && v >= bytes.minNumber && v <= bytes.maxNumber) buf[at + k] = v;
+        else writeValue(btf, type, buf, at + k * size, v, `${what}[${k}]`);
+      }
       return;
     }
     case BtfKind.Struct:
     case BtfKind.Union: {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${what}: expected an object`);
-      const known = new Set<string>();
+      const { known, inner } = fieldNames(btf, t);
       const fields = value as { [field: string]: CValue };
-      for (const m of t.members ?? []) {
+      const members = t.members ?? [];
+      for (let i = 0; i < members.length; i++) {
+        const m = members[i];
         const off = at + Math.floor(m.bitOffset / 8);
-        if (m.name === '') {
+        const names = inner[i];
+        if (names) {
           // Anonymous struct/union: its fields are addressed as if they were this one's.
-          const inner = btf.resolve(m.type);
-          const names = (inner.members ?? []).map((x) => x.name);
-          const sub = Object.fromEntries(Object.entries(fields).filter(([k]) => names.includes(k)));
-          names.forEach((n) => known.add(n));
-          if (Object.keys(sub).length) writeValue(btf, m.type, buf, off, sub, what);
+          let sub: { [field: string]: CValue } | undefined;
+          for (const k of Object.keys(fields)) if (names.includes(k)) (sub ??= {})[k] = fields[k];
+          if (sub) writeValue(btf, m.type, buf, off, sub, what);
           continue;
         }
-        known.add(m.name);
         if (!(m.name in fields)) continue;
         if (m.bitfieldSize) throw new InputError(`${what}.${m.name}: writing bitfields is not supported`);
         writeValue(btf, m.type, buf, off, fields[m.name], `${what}.${m.name}`);

@@ -2,12 +2,14 @@
 // the object was compiled with, maps back to how they were loaded (Collection.reset). Globals (mock
 // configuration and recorded calls) are read and written by name through the object's BTF,
 // directly in the data sections mapped into this process: no syscall, and a run sees them at once.
+import { basename, resolve } from 'node:path';
 import { readValue, writeValue, CValue } from '../btf/value';
 import { BtfKind } from '../btf/btf';
 import { InputError } from '../errors';
 import { Collection } from '../kernel/collection';
 import type { BpfMap } from '../kernel/map';
 import type { RunOptions, RunResult } from '../kernel/program';
+import { readObjectFile } from '../object/file';
 import { ObjectSpec } from '../object/object';
 import { Mocks } from './mocks';
 
@@ -18,6 +20,26 @@ interface Located {
   typeId: number;
 }
 
+// The last parse of each object file harnesses loaded, reused while the file's bytes are the same:
+// a spec process loads one harness object in many describe blocks and spec files. The file is
+// read every time (so a rebuilt object is parsed again, and the precommit record sees the read).
+// A harness only reads its ObjectSpec; ObjectSpec.fromFile, whose result callers may change,
+// parses afresh. A few paths only, so loading many objects (mutants) keeps little.
+const PARSED_FILES = 8;
+const parsedFiles = new Map<string, { bytes: Buffer; spec: ObjectSpec }>();
+
+function parsed(path: string): ObjectSpec {
+  const bytes = readObjectFile(path);
+  const key = resolve(path);
+  const last = parsedFiles.get(key);
+  if (last && last.bytes.equals(bytes)) return last.spec;
+  const spec = ObjectSpec.parse(bytes, basename(path));
+  parsedFiles.delete(key);
+  parsedFiles.set(key, { bytes, spec });
+  if (parsedFiles.size > PARSED_FILES) parsedFiles.delete(parsedFiles.keys().next().value!);
+  return spec;
+}
+
 export class Harness {
   private readonly located = new Map<string, Located>();
   /** The mock library's configuration and recorded calls, for harnesses built with it. */
@@ -26,7 +48,7 @@ export class Harness {
   private constructor(readonly collection: Collection) {}
 
   static load(objectPath: string, programs?: string[]): Harness {
-    return new Harness(Collection.load(ObjectSpec.fromFile(objectPath), { programs }));
+    return new Harness(Collection.load(parsed(objectPath), { programs }));
   }
 
   /** Back to the state the object was loaded in (see Collection.reset). */
