@@ -15,6 +15,9 @@ export interface GuestKernel {
   /** The kernel release, e.g. 6.1.0-50-amd64 (from the package) or the image's file name. */
   release: string;
   vmlinuz: string;
+  /** The kernel's config, installed in the guest as /boot/config-<release> (as a Debian system
+   * has it: these kernels have no /proc/config.gz), where kconfig externs are read from. */
+  config?: string;
   /** Directory of the decompressed modules listed in `modules.order` (load order), if any. */
   modulesDir?: string;
 }
@@ -99,7 +102,7 @@ export function debianKernel(release: string, log: (line: string) => void): Gues
       rmSync(tmp, { recursive: true, force: true });
     }
   }
-  return { label: release, release: abi, vmlinuz: path.join(dir, 'vmlinuz'), modulesDir: path.join(dir, 'modules') };
+  return { label: release, release: abi, vmlinuz: path.join(dir, 'vmlinuz'), config: path.join(dir, 'config'), modulesDir: path.join(dir, 'modules') };
 }
 
 /** Copies the wanted modules and their dependencies, decompressed (busybox insmod reads plain
