@@ -237,3 +237,12 @@ export function worldReadableCopy(file: string): string {
   chmodSync(copy, 0o644);
   return copy;
 }
+
+let trampolines: boolean | undefined;
+/** A kernel requirement: fentry, fexit, fmod_ret and lsm programs run on BPF trampolines, which
+ * some kernels refuse even to root (EPERM: the host's 6.18; Debian's 6.1 and 6.12 load them).
+ * libbpf loading ext_sections' bare fentry program is the probe. */
+export const TRAMPOLINES = {
+  feature: 'fentry/fexit/fmod_ret/lsm programs load (BPF trampolines)',
+  probe: () => (trampolines ??= libbpfRun(fixture('ext_sections'), 'sec_fentry', { norun: true }).ok),
+};
