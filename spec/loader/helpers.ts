@@ -246,3 +246,11 @@ export const TRAMPOLINES = {
   feature: 'fentry/fexit/fmod_ret/lsm programs load (BPF trampolines)',
   probe: () => (trampolines ??= libbpfRun(fixture('ext_sections'), 'sec_fentry', { norun: true }).ok),
 };
+
+/** A kernel requirement: a typed __ksym variable is placed through kallsyms, which lists data
+ * symbols (bpf_prog_active is one) only with CONFIG_KALLSYMS_ALL: Debian's 6.1 and 6.12 have it,
+ * the host's 6.18 does not. */
+export const KALLSYMS_ALL = {
+  feature: 'kallsyms lists data symbols (CONFIG_KALLSYMS_ALL)',
+  probe: () => readFileSync('/proc/kallsyms', 'latin1').split('\n').some((l) => l.split(/\s+/)[2] === 'bpf_prog_active'),
+};

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Collection, LinkError, ObjectSpec, Program, VerifierError } from '../../src';
 import { resolveKernelSymbols } from '../../src/kernel/ksyms';
 import { itRequires } from '../../src/mocha';
-import { expectThrow, fixture } from './helpers';
+import { expectThrow, fixture, KALLSYMS_ALL } from './helpers';
 
 /** BTF id of a named VAR or FUNC in vmlinux, as bpftool prints it. */
 function vmlinuxId(kind: 'VAR' | 'FUNC', name: string): number {
@@ -15,10 +15,6 @@ function vmlinuxId(kind: 'VAR' | 'FUNC', name: string): number {
   const m = new RegExp(`^\\[(\\d+)\\] ${kind} '${name}'`, 'm').exec(out);
   expect(m, `${kind} ${name} in vmlinux BTF`).to.not.equal(null);
   return Number(m![1]);
-}
-
-function kallsymsHas(name: string): boolean {
-  return readFileSync('/proc/kallsyms', 'latin1').split('\n').some((l) => l.split(/\s+/)[2] === name);
 }
 
 function kallsymsAddress(name: string): bigint {
@@ -64,9 +60,7 @@ describe('__ksym externs', function () {
     }
   });
 
-  // The kernel places a typed variable through kallsyms, which lists data symbols only with
-  // CONFIG_KALLSYMS_ALL (Debian's kernels have it; the host's 6.18 does not).
-  const KALLSYMS_ALL = { feature: 'kallsyms lists data symbols (CONFIG_KALLSYMS_ALL)', probe: () => kallsymsHas('bpf_prog_active') };
+  // The kernel places a typed variable through kallsyms (KALLSYMS_ALL: see helpers).
   itRequires(KALLSYMS_ALL, 'a typed variable: loads and runs where the kernel can place it, else the verifier refuses that instruction', {
     met: () => {
       const coll = Collection.load(ObjectSpec.fromFile(fixture('ext_ksym_typed')));

@@ -4,10 +4,10 @@
 // instructions (equal program tags) and give the same test-run results, which must also be
 // the ones the C source implies.
 import { expect } from 'chai';
-import { Collection, InputError, LinkError, ObjectSpec, RunResult, SyscallError } from '../../src';
+import { Collection, InputError, LinkError, ObjectSpec, Requirement, RunResult, SyscallError } from '../../src';
 import {
   BpftoolLoad, bpftoolJson, bpftoolLoadall, BpftoolMap, BpftoolProg, bpftoolRun, expectThrow, fdinfo, fixture, hex,
-  libbpfRun, pinDir, removePins, TRAMPOLINES,
+  KALLSYMS_ALL, libbpfRun, pinDir, removePins, TRAMPOLINES,
 } from './helpers';
 import { itRequires } from '../../src/mocha';
 
@@ -30,6 +30,8 @@ interface Case {
   /** Whether the whole object should load, from the C source; undefined: as libbpf decides
    * (fixtures other specs own, checked for parity only). */
   loads: boolean | undefined;
+  /** What the kernel needs for the object to load: where it lacks it, both must refuse. */
+  requires?: Requirement;
   runs: RunCase[];
 }
 
@@ -126,8 +128,8 @@ const CASES: Case[] = [
     ],
   },
   { fixture: 'ext_ksym_missing', loads: false, runs: [] }, // strong ksym and kfunc the kernel lacks
-  // loads only with CONFIG_KALLSYMS_ALL (the kernel places the variable through kallsyms): ksym.spec states it
-  { fixture: 'ext_ksym_typed', loads: undefined, runs: [] },
+  // the kernel places the variable through kallsyms
+  { fixture: 'ext_ksym_typed', loads: true, requires: KALLSYMS_ALL, runs: [] },
   {
     fixture: 'ext_callbacks',
     loads: true,
@@ -154,7 +156,7 @@ const CASES: Case[] = [
     ],
   },
   { fixture: 'run_sk_lookup', loads: true, runs: [] }, // needs a context: run_types.spec.ts
-  { fixture: 'run_tracing', loads: undefined, runs: [] }, // fentry/fmod_ret: kernels with trampolines load them
+  { fixture: 'run_tracing', loads: true, requires: TRAMPOLINES, runs: [] }, // fentry/fmod_ret
   { fixture: 'run_struct_ops', loads: false, runs: [] }, // bpfunit_unused is set in no struct_ops map
   { fixture: 'btf_shapes', loads: undefined, runs: [] },
   { fixture: 'bench_trivial', loads: undefined, runs: [] },
@@ -188,15 +190,20 @@ describe('libbpf cross-check', function () {
       });
 
       const verb = c.loads === undefined ? 'agree on loading' : c.loads ? 'both load' : 'both refuse';
-      it(`libbpf and bpfunit ${verb} the whole object`, () => {
-        if (c.loads !== undefined) expect(libbpf.ok, `bpftool prog loadall: ${libbpf.stderr}`).to.equal(c.loads);
+      const agree = (loads: boolean | undefined) => () => {
+        if (loads !== undefined) expect(libbpf.ok, `bpftool prog loadall: ${libbpf.stderr}`).to.equal(loads);
         expect(coll !== undefined, `Collection.load: ${ourError}; libbpf: ${libbpf.ok ? 'loaded' : libbpf.stderr}`).to.equal(libbpf.ok);
-      });
+      };
+      // A test that needs the object loaded: on a kernel lacking a stated requirement, its other
+      // side asserts that both refused it.
+      const whenLoaded = (title: string, body: () => void) =>
+        c.requires ? itRequires(c.requires, title, { met: body, unmet: agree(false) }) : it(title, body);
+      whenLoaded(`libbpf and bpfunit ${verb} the whole object`, agree(c.loads));
 
       if (c.loads === false) return;
 
-      it('creates the maps libbpf created (type, key/value size, max entries, flags, BTF types)', function () {
-        if (!libbpf.ok) this.skip(); // a fixture other specs own, refused by both
+      whenLoaded('creates the maps libbpf created (type, key/value size, max entries, flags, BTF types)', () => {
+        expect(libbpf.ok, `bpftool prog loadall: ${libbpf.stderr}`).to.equal(true);
         const theirs = libbpf.maps.map((pin) => bpftoolJson<BpftoolMap>(['map', 'show', 'pinned', `${dir}/maps/${pin}`]));
         expect(spec.maps.map((m) => m.name)).to.have.length(theirs.length);
         for (const m of spec.maps) {
@@ -220,8 +227,8 @@ describe('libbpf cross-check', function () {
         }
       });
 
-      it('loads the same instructions as libbpf for every program (equal program tags)', function () {
-        if (!libbpf.ok) this.skip();
+      whenLoaded('loads the same instructions as libbpf for every program (equal program tags)', () => {
+        expect(libbpf.ok, `bpftool prog loadall: ${libbpf.stderr}`).to.equal(true);
         expect([...libbpf.programs].sort()).to.deep.equal(spec.programs.map((p) => p.name).sort());
         for (const name of libbpf.programs) {
           const theirs = bpftoolJson<BpftoolProg>(['prog', 'show', 'pinned', `${dir}/${name}`]);
