@@ -254,3 +254,25 @@ export const KALLSYMS_ALL = {
   feature: 'kallsyms lists data symbols (CONFIG_KALLSYMS_ALL)',
   probe: () => readFileSync('/proc/kallsyms', 'latin1').split('\n').some((l) => l.split(/\s+/)[2] === 'bpf_prog_active'),
 };
+
+let vmlinuxTypes: string | undefined;
+/** Whether vmlinux BTF (bpftool's dump) has a FUNC of this name. */
+function vmlinuxHasFunc(name: string): boolean {
+  vmlinuxTypes ??= execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  return new RegExp(`^\\[\\d+\\] FUNC '${name}' `, 'm').test(vmlinuxTypes);
+}
+
+/** A kernel requirement: the kfunc ext_ksym and ext_mixed call (6.2 added it; 6.1 lacks it). */
+export const CAST_TO_KERN_CTX = {
+  feature: 'the kfunc bpf_cast_to_kern_ctx',
+  probe: () => vmlinuxHasFunc('bpf_cast_to_kern_ctx'),
+};
+
+let fmodRet: boolean | undefined;
+/** A kernel requirement: fmod_ret may attach to bpf_modify_return_test. Besides trampolines, the
+ * kernel must list it as modifiable: 6.12 does; Debian's 6.1 (no CONFIG_FUNCTION_ERROR_INJECTION)
+ * answers "bpf_modify_return_test() is not modifiable". libbpf loading sec_fmod_ret is the probe. */
+export const FMOD_RET = {
+  feature: 'fmod_ret on bpf_modify_return_test',
+  probe: () => (fmodRet ??= libbpfRun(fixture('ext_sections'), 'sec_fmod_ret', { norun: true }).ok),
+};
