@@ -47,8 +47,9 @@ vm-deps: deps
 # spec outcome (also in build/kernels/).
 KERNELS ?= host 6.1 6.12
 KERNEL_SPECS ?=
+KERNEL_MODULES ?=
 test-kernels: vm-deps objects
-	KERNELS="$(KERNELS)" KERNEL_SPECS="$(KERNEL_SPECS)" node -r tsx/cjs src/vm/matrix.ts
+	KERNELS="$(KERNELS)" KERNEL_SPECS="$(KERNEL_SPECS)" KERNEL_MODULES="$(KERNEL_MODULES)" node -r tsx/cjs src/vm/matrix.ts
 
 # The differential suite alone, in one guest: each re-hosted program against the same program
 # attached for real there (spec/differential; on the host those specs attach nothing).
@@ -101,17 +102,20 @@ build/fixtures/core_kernel.o build/fixtures/run_raw_tp.o build/fixtures/run_flow
 -include $(OBJS:.o=.d)
 
 ALL_SPECS := 'spec/**/*.spec.ts'
+# Every spec file, spread over parallel worker processes (one per core: the suite is mostly CPU in
+# the kernel's verifier, clang and child processes), then `isolation`.
+JOBS ?= $(shell nproc)
 test: deps dist objects typecheck
-	$(MOCHA) $(ALL_SPECS)
+	$(MOCHA) --parallel --jobs $(JOBS) $(ALL_SPECS)
 	$(MAKE) -s isolation
 
 typecheck: build/stamps/typecheck
 
-# Isolation: the suite in parallel workers, then in a shuffled order. Hygiene checks each object
-# it created, by id, so other workers (or other processes on the host) cannot disturb it.
+# Isolation: the kernel-facing specs in a shuffled order (no test depends on one before it). Hygiene
+# checks each object it created, by id, so other workers (or other processes on the host) cannot
+# disturb it.
 ISOLATED := 'spec/{programs,mock,structs,loader,core,hygiene}/**/*.spec.ts' spec/btf.spec.ts
 isolation: objects
-	$(MOCHA) --parallel --jobs 2 --reporter dot $(ISOLATED)
 	$(MOCHA) --require tsx/cjs --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
 
 # Pre-commit: a changed source rebuilds only its objects (clang's dependency files) and

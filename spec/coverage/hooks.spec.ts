@@ -24,13 +24,17 @@ describe('mocha hooks (BPFUNIT_COVERAGE=1)', function () {
 
   /** A child mocha over both fixtures with the coverage hooks, writing into its own directory. */
   function runChild(name: string, ...mochaArgs: string[]): ChildRun {
+    return runChildWith({}, name, ...mochaArgs);
+  }
+
+  function runChildWith(env: NodeJS.ProcessEnv, name: string, ...mochaArgs: string[]): ChildRun {
     const out = path.join(dir, name);
     const config = path.join(dir, `${name}.json`);
     writeFileSync(config, JSON.stringify({ output: out, html: false, include: [SHAPES_SRC], branchTables: [path.join(dir, 'table.json')] }));
     const r = spawnSync(process.execPath, [
       path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--no-config', '--extension', 'ts',
       '--require', 'tsx/cjs', '--require', 'src/coverage/mocha-hooks.ts', ...mochaArgs, ...FIXTURES,
-    ], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BPFUNIT_COVERAGE: '1', BPFUNIT_COVERAGE_CONFIG: config } });
+    ], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env, BPFUNIT_COVERAGE: '1', BPFUNIT_COVERAGE_CONFIG: config } });
     const dataFile = path.join(out, 'bpf-coverage.json');
     expect(existsSync(dataFile), `${r.stdout}${r.stderr}`).to.equal(true);
     return { status: r.status, stdout: r.stdout, stderr: r.stderr, data: JSON.parse(readFileSync(dataFile, 'utf8')) };
@@ -105,5 +109,14 @@ describe('mocha hooks (BPFUNIT_COVERAGE=1)', function () {
       expect([...linesOf(r.data, title)], title).to.deep.equal([...linesOf(serial.data, title)]);
     }
     expect(existsSync(path.join(dir, 'parallel', '.parts'))).to.equal(false);
+  });
+
+  it('counts once in a mocha started from inside a --parallel worker (which inherits its variables)', () => {
+    // As a test in a worker sees it: the main process is its parent, not the child's.
+    const r = runChildWith({ MOCHA_WORKER_ID: '1', BPFUNIT_COVERAGE_MAIN_PID: String(process.ppid) }, 'nested', '--reporter', 'dot');
+    expect(r.status).to.equal(1); // row G, as serially
+    for (const title of serial.data.tests.map((t) => t.title)) {
+      expect([...linesOf(r.data, title)], title).to.deep.equal([...linesOf(serial.data, title)]);
+    }
   });
 });

@@ -2,7 +2,7 @@
 // guest is exercised by `make test-kernels` (minutes under emulation), not here.
 import { expect } from 'chai';
 import { parseVmArgs } from '../../src/vm/cli';
-import { byVersion } from '../../src/vm/kernels';
+import { byVersion, softdepsBefore } from '../../src/vm/kernels';
 import { formatMatrix, KernelRun } from '../../src/vm/matrix';
 
 describe('bpfunit vm', () => {
@@ -22,6 +22,18 @@ describe('bpfunit vm', () => {
       expect(() => parseVmArgs(['--kernel', '6.1', 'true'])).to.throw(/unexpected 'true'/);
       expect(() => parseVmArgs(['--kernel', '6.1', '--cpus', '0', '--', 'true'])).to.throw(/--cpus needs a positive integer, got '0'/);
     });
+  });
+
+  it('--modules: comma lists and repeats add up, and only with --kernel (an image has no package to take them from)', () => {
+    expect(parseVmArgs(['--kernel', '6.12', '--modules', 'nf_conntrack,nf_nat', '--modules', 'veth', '--', 'true']).modules).to.deep.equal(['nf_conntrack', 'nf_nat', 'veth']);
+    expect(() => parseVmArgs(['--kernel-image', '/boot/vmlinuz', '--modules', 'veth', '--', 'true'])).to.throw(/--modules takes modules from a Debian kernel package: use it with --kernel/);
+  });
+
+  it("a module's softdep loads its pre: modules first, not its post: ones", () => {
+    expect(softdepsBefore('pre: crc32c')).to.deep.equal(['crc32c']);
+    expect(softdepsBefore('pre: a b post: c')).to.deep.equal(['a', 'b']);
+    expect(softdepsBefore('post: c pre: d')).to.deep.equal(['d']);
+    expect(softdepsBefore('')).to.deep.equal([]);
   });
 
   it('orders kernel packages by their numbers, not as text (6.1.0-9 < 6.1.0-50; 6.12.9 < 6.12.100)', () => {

@@ -113,7 +113,7 @@ export class Btf {
     const typeSection = data.subarray(hdrLen + typeOff, hdrLen + typeOff + typeLen);
     const strSection = data.subarray(hdrLen + strOff, hdrLen + strOff + strLen);
     // Offset 0 must be the empty string: name_off 0 means "anonymous". Split BTF's strings
-    // continue its base's, which holds that empty string (pahole starts a module's with a name).
+    // continue its base's, whose offset 0 is that string, so they start with a name.
     if (!base && (strLen === 0 || strSection[0] !== 0)) {
       throw new BtfError('BTF string section must start with a NUL byte');
     }

@@ -3,14 +3,14 @@
 // module is searched). Pure: callers hand in bytes; src/kernel/core-target.ts reads /sys.
 
 import { Btf } from '../btf/btf';
+import type { ModuleBtf } from '../btf/kernel-symbols';
 import { parseElf } from '../elf/elf';
 import { BtfError } from '../errors';
 import { essentialName, kindsCompatible } from './types';
 
 export interface Candidate { btf: Btf; id: number }
 
-/** A module's split BTF parsed on top of vmlinux's; its own types start at `firstId`. */
-export interface ModuleBtf { name: string; btf: Btf; firstId: number }
+export type { ModuleBtf };
 
 const byName = new WeakMap<Btf, Map<string, number[]>>();
 

@@ -17,8 +17,13 @@ import { buildReport, formatSummary, saveData, writeReports } from './report';
 
 export const enabled = !!process.env.BPFUNIT_COVERAGE && process.env.BPFUNIT_COVERAGE !== '0';
 
-/** Mocha sets MOCHA_WORKER_ID in the worker processes of a --parallel run. */
-const inWorker = process.env.MOCHA_WORKER_ID !== undefined;
+/** The main mocha process of a coverage run names itself to the workers it forks. */
+const MAIN_PID = 'BPFUNIT_COVERAGE_MAIN_PID';
+
+/** A worker of a --parallel run: forked by the main process. MOCHA_WORKER_ID alone would also mark
+ * a mocha that a test inside a worker starts (it inherits the variable) and whose records would
+ * then be merged twice. */
+const inWorker = process.env.MOCHA_WORKER_ID !== undefined && process.env[MAIN_PID] === String(process.ppid);
 
 if (enabled) Collection.defaultHook = recorder.hook;
 
@@ -98,7 +103,9 @@ export function finish(root = process.cwd()): { summary: string; failures: strin
 }
 
 export function mochaGlobalSetup(): void {
-  if (enabled) rmSync(partsDir(process.cwd()), { recursive: true, force: true });
+  if (!enabled) return;
+  rmSync(partsDir(process.cwd()), { recursive: true, force: true });
+  process.env[MAIN_PID] = String(process.pid);
 }
 
 export function mochaGlobalTeardown(): void {

@@ -9,7 +9,7 @@ import { closeFd, Cmd } from '../sys/bpf';
 import { bpfCallCount } from '../sys/ffi';
 import { loadBtfBlob } from './btf';
 import { kernelFacts } from './kernel-facts';
-import { resolveAttachTarget, resolveKernelSymbols } from './ksyms';
+import { KernelSymbols, resolveAttachTarget } from './ksyms';
 import { BpfMap, DEFAULT_MAX_MAP_BYTES, kernelBytes, programsCanWrite } from './map';
 import { objectCreated } from './created';
 import { Program } from './program';
@@ -78,6 +78,16 @@ export class Collection {
   private constructor(readonly spec: ObjectSpec) {}
 
   static load(spec: ObjectSpec, opts: CollectionOptions = {}): Collection {
+    // Module BTF fds kfuncs and typed ksyms name must outlive the program loads, no more.
+    const symbols = new KernelSymbols();
+    try {
+      return Collection.loadWith(spec, opts, symbols);
+    } finally {
+      symbols.close();
+    }
+  }
+
+  private static loadWith(spec: ObjectSpec, opts: CollectionOptions, symbols: KernelSymbols): Collection {
     const names = opts.programs ?? spec.programs.map((p) => p.name);
     let wanted = names.map((n) => spec.program(n)); // throws for unknown names before any syscall
     const broken = wanted.find((p) => p.error);
@@ -85,7 +95,9 @@ export class Collection {
     wanted = relocateCore(spec, wanted, opts.targetBtf);
     const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
     let maps = withKconfig(spec, wanted, opts.kconfig);
-    wanted = wanted.map((p) => resolveAttachTarget(resolveKernelSymbols(p)));
+    if (wanted.some((p) => p.instructions.some((i) => i.ksym?.kind === 'kfunc'))) symbols.planFdArray(spec.programs);
+    wanted = wanted.map((p) => resolveAttachTarget(symbols.resolve(p)));
+    const fdArray = symbols.fdArray();
     if (maps.some((m) => m.structOps)) ({ maps, programs: wanted } = structOps(maps, wanted));
     if (hook) {
       const prepared = hook.prepare(spec, wanted);
@@ -120,7 +132,7 @@ export class Collection {
       c.fillMapSlots();
       for (const p of wanted) {
         try {
-          c.programs.set(p.name, Program.load(p, { btfFd: c.btfFd, mapFd }));
+          c.programs.set(p.name, Program.load(p, { btfFd: c.btfFd, mapFd, fdArray }));
         } catch (e) {
           throw hasCoreRelos(spec.program(p.name)) ? core().explainPoison(e, p) : e;
         }

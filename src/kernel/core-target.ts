@@ -1,32 +1,26 @@
-// Reads the BTF CO-RE relocates against: the running kernel's (/sys/kernel/btf/vmlinux, module
-// BTF beside it, read only when vmlinux lacks a type) or a file the user names. Parsing and
-// relocating are pure (src/core); this is only the file reading.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { Btf } from '../btf/btf';
-import { CoreTarget, ModuleBtf } from '../core/target';
-import { InputError, LinkError } from '../errors';
-
-const SYS_BTF = '/sys/kernel/btf';
+// Reads the BTF CO-RE relocates against: the running kernel's (vmlinux, and the loaded modules'
+// BTF, enumerated only when vmlinux lacks a type) or a file the user names. Parsing and
+// relocating are pure (src/core); this is only the reading.
+import { readFileSync, statSync } from 'node:fs';
+import type { ModuleBtf } from '../btf/kernel-symbols';
+import { CoreTarget } from '../core/target';
+import { InputError } from '../errors';
+import { closeFd } from '../sys/bpf';
+import { openModuleBtfs, vmlinuxBtf } from './kernel-btf';
 
 let kernel: CoreTarget | undefined;
 
-/** The running kernel's BTF, parsed once per process (it cannot change while we run). */
+/** The running kernel's BTF, parsed once per process (modules too, once first needed). */
 export function kernelCoreTarget(): CoreTarget {
   if (kernel) return kernel;
-  const path = join(SYS_BTF, 'vmlinux');
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new LinkError(`CO-RE relocations need the kernel's BTF, and ${path} cannot be read (${(e as Error).message}); name a BTF file with the targetBtf option (--btf on the command line)`);
-  }
-  const main = Btf.parse(bytes);
+  const main = vmlinuxBtf('CO-RE relocations (or name a BTF file with the targetBtf option, --btf on the command line)');
   let modules: ModuleBtf[] | undefined;
   const readModules = () => {
-    modules ??= readdirSync(SYS_BTF).filter((n) => n !== 'vmlinux').sort().map((name) => ({
-      name, btf: Btf.parse(readFileSync(join(SYS_BTF, name)), main), firstId: main.types.length,
-    }));
+    if (!modules) {
+      const open = openModuleBtfs();
+      for (const m of open) closeFd(m.fd); // only their types are needed
+      modules = open.map(({ name, btf, firstId }) => ({ name, btf, firstId }));
+    }
     return modules;
   };
   kernel = new CoreTarget('vmlinux', main, readModules);

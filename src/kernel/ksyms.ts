@@ -1,17 +1,20 @@
 // `__ksym` externs and the attach targets of tracing sections, resolved against the running
-// kernel as libbpf resolves them: untyped
-// variables to their address in /proc/kallsyms, typed variables and kfuncs to their BTF ids in
-// /sys/kernel/btf/vmlinux (module BTF is not searched). A weak symbol the kernel lacks becomes
-// 0 (a kfunc call with id 0, which the verifier accepts only in code it can prove dead); a
-// strong one fails the program that uses it.
+// kernel as libbpf resolves them: untyped variables to their address in /proc/kallsyms, typed
+// variables and kfuncs to their BTF ids in vmlinux, else in a loaded module's BTF (a kfunc call
+// then names the module's BTF by its fd_array index, a typed variable by the fd itself). A weak
+// symbol the kernel lacks becomes 0 (a kfunc call with id 0, which the verifier accepts only in
+// code it can prove dead); a strong one fails the program that uses it.
 import { readFileSync } from 'node:fs';
-import { Btf, BtfKind } from '../btf/btf';
+import { BtfKind } from '../btf/btf';
+import { fdArray, fdArraySlots, findKernelSymbol, SymbolSite } from '../btf/kernel-symbols';
 import { LinkError } from '../errors';
 import { cloneAll, Instruction, KernelSymbolRef } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
+import { closeFd } from '../sys/bpf';
+import { OpenModuleBtf, openModuleBtfs, vmlinuxBtf } from './kernel-btf';
 
 let kallsyms: Map<string, bigint> | undefined;
-type VmlinuxIds = { vars: Map<string, number>; funcs: Map<string, number>; typedefs: Map<string, number> };
+type VmlinuxIds = { funcs: Map<string, number>; typedefs: Map<string, number> };
 let vmlinux: VmlinuxIds | undefined;
 
 function kernelAddresses(): Map<string, bigint> {
@@ -27,15 +30,9 @@ function kernelAddresses(): Map<string, bigint> {
 
 function vmlinuxIds(): VmlinuxIds {
   if (!vmlinux) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync('/sys/kernel/btf/vmlinux');
-    } catch (e) {
-      throw new LinkError(`typed __ksym externs and kfuncs need the kernel's BTF: ${(e as Error).message}`);
-    }
-    const btf = Btf.parse(bytes);
-    vmlinux = { vars: new Map(), funcs: new Map(), typedefs: new Map() };
-    const index = { [BtfKind.Var]: vmlinux.vars, [BtfKind.Func]: vmlinux.funcs, [BtfKind.Typedef]: vmlinux.typedefs } as Partial<Record<BtfKind, Map<string, number>>>;
+    const btf = vmlinuxBtf('typed __ksym externs, kfuncs and attach targets');
+    vmlinux = { funcs: new Map(), typedefs: new Map() };
+    const index = { [BtfKind.Func]: vmlinux.funcs, [BtfKind.Typedef]: vmlinux.typedefs } as Partial<Record<BtfKind, Map<string, number>>>;
     for (const t of btf.types) {
       const m = index[t.kind];
       if (m && !m.has(t.name)) m.set(t.name, t.id);
@@ -44,53 +41,94 @@ function vmlinuxIds(): VmlinuxIds {
   return vmlinux;
 }
 
-/** The value an instruction gets for `ref`, or undefined when the kernel has no such symbol. */
-function lookup(ref: KernelSymbolRef): bigint | number | undefined {
-  switch (ref.kind) {
-    case 'untyped': {
-      const addr = kernelAddresses().get(ref.name);
-      // Without privileges kallsyms shows zeros, which would silently make every address 0.
-      if (addr === 0n) throw new LinkError(`__ksym '${ref.name}': /proc/kallsyms shows no addresses (kptr_restrict, or not root)`);
-      return addr;
+const WHAT = { untyped: 'kernel symbol (in /proc/kallsyms)', typed: 'kernel variable (in BTF)', kfunc: 'kfunc (in BTF)' };
+
+/**
+ * The kernel symbols of one load. Module BTF is enumerated (and its fds opened) only when vmlinux
+ * lacks a symbol; the fds must stay open until the programs are loaded: close() then.
+ */
+export class KernelSymbols {
+  private modules?: OpenModuleBtf[];
+  private slots = new Map<OpenModuleBtf, number>();
+
+  /** `open` enumerates the loaded modules' BTF (replaced in specs). */
+  constructor(private readonly open: () => OpenModuleBtf[] = openModuleBtfs) {}
+
+  private site(ref: KernelSymbolRef): SymbolSite<OpenModuleBtf> | undefined {
+    const kind = ref.kind === 'kfunc' ? BtfKind.Func : BtfKind.Var;
+    return findKernelSymbol(vmlinuxBtf('typed __ksym externs and kfuncs'), () => (this.modules ??= this.open()), kind, ref.name);
+  }
+
+  /** Numbers the fd_array slots of the module BTFs the object's kfuncs are in, over all of its
+   * programs (libbpf resolves every extern of an object, loaded or not). */
+  planFdArray(programs: ProgramSpec[]): void {
+    const kfuncs = programs.flatMap((p) => p.instructions.flatMap((i) => (i.ksym?.kind === 'kfunc' ? [i.ksym] : [])));
+    const byName = new Map(kfuncs.map((k) => [k.name, k]));
+    this.slots = fdArraySlots(byName.keys(), (name) => this.site(byName.get(name)!));
+  }
+
+  /** What BPF_PROG_LOAD takes as fd_array: undefined when no kfunc is in a module. */
+  fdArray(): number[] | undefined {
+    return fdArray(this.slots, (m) => m.fd);
+  }
+
+  /** The program with every `__ksym` instruction filled in; a copy when it has any. */
+  resolve(p: ProgramSpec): ProgramSpec {
+    if (!p.instructions.some((i) => i.ksym)) return p;
+    const instructions = cloneAll(p.instructions);
+    for (const insn of instructions) {
+      const ref = insn.ksym;
+      if (!ref) continue;
+      if (ref.kind === 'untyped') {
+        const addr = kernelAddresses().get(ref.name);
+        // Without privileges kallsyms shows zeros, which would silently make every address 0.
+        if (addr === 0n) throw new LinkError(`__ksym '${ref.name}': /proc/kallsyms shows no addresses (kptr_restrict, or not root)`);
+        if (addr === undefined && !ref.weak) throw this.missing(p, ref);
+        setConstant(insn, addr ?? 0n);
+      } else {
+        const site = this.site(ref);
+        if (!site && !ref.weak) throw this.missing(p, ref);
+        this.fill(insn, ref, site);
+      }
+      delete insn.ksym;
     }
-    case 'typed': return vmlinuxIds().vars.get(ref.name);
-    case 'kfunc': return vmlinuxIds().funcs.get(ref.name);
+    return { ...p, instructions };
+  }
+
+  private fill(insn: Instruction, ref: KernelSymbolRef, site: SymbolSite<OpenModuleBtf> | undefined): void {
+    if (ref.kind === 'kfunc') {
+      insn.imm = site?.id ?? 0;
+      const slot = site?.module ? this.slots.get(site.module) : 0;
+      if (slot === undefined) throw new Error(`bpfunit bug: kfunc '${ref.name}' is in module ${site!.module!.name}, which planFdArray gave no slot`);
+      insn.off = slot; // 0: vmlinux (or an absent weak kfunc)
+    } else if (site) {
+      insn.imm = site.id;
+      insn.imm2 = site.module?.fd ?? 0; // 0: vmlinux BTF
+    } else {
+      setConstant(insn, 0n); // an absent weak typed variable: a plain 0, as untyped ones
+    }
+  }
+
+  private missing(p: ProgramSpec, ref: KernelSymbolRef): LinkError {
+    if (ref.kind === 'untyped') return new LinkError(`program ${p.name}: the ${WHAT[ref.kind]} '${ref.name}' does not exist on this kernel`);
+    const mods = this.modules?.map((m) => m.name) ?? [];
+    const where = mods.length ? `not in vmlinux BTF nor in the BTF of the loaded modules (${mods.join(', ')})` : 'not in vmlinux BTF, and no module BTF is loaded';
+    return new LinkError(`program ${p.name}: the ${WHAT[ref.kind]} '${ref.name}' does not exist on this kernel (${where})`);
+  }
+
+  /** Closes the module BTF fds: after the programs are loaded (the kernel holds its own refs). */
+  close(): void {
+    for (const m of this.modules ?? []) closeFd(m.fd);
+    this.modules = undefined;
+    this.slots = new Map();
   }
 }
 
-const WHAT = { untyped: 'kernel symbol (in /proc/kallsyms)', typed: 'kernel variable (in vmlinux BTF)', kfunc: 'kfunc (in vmlinux BTF)' };
-
-/** The program with every `__ksym` instruction filled in; a copy when it has any. */
-export function resolveKernelSymbols(p: ProgramSpec): ProgramSpec {
-  if (!p.instructions.some((i) => i.ksym)) return p;
-  const instructions = cloneAll(p.instructions);
-  for (const insn of instructions) {
-    const ref = insn.ksym;
-    if (!ref) continue;
-    const found = lookup(ref);
-    if (found === undefined && !ref.weak) {
-      throw new LinkError(`program ${p.name}: the ${WHAT[ref.kind]} '${ref.name}' does not exist on this kernel (module BTF is not searched)`);
-    }
-    fill(insn, ref, found);
-    delete insn.ksym;
-  }
-  return { ...p, instructions };
-}
-
-function fill(insn: Instruction, ref: KernelSymbolRef, found: bigint | number | undefined): void {
-  if (ref.kind === 'kfunc') {
-    insn.imm = (found as number | undefined) ?? 0;
-    insn.off = 0; // vmlinux: no fd_array slot
-  } else if (ref.kind === 'typed' && found !== undefined) {
-    insn.imm = found as number;
-    insn.imm2 = 0; // vmlinux BTF
-  } else {
-    // An address (or 0 for an absent weak symbol, typed or not) as a plain 64-bit constant.
-    const addr = BigInt(found ?? 0);
-    insn.src = 0;
-    insn.imm = Number(addr & 0xffffffffn) | 0;
-    insn.imm2 = Number(addr >> 32n) | 0;
-  }
+/** An address (or 0 for an absent weak symbol) as a plain 64-bit constant. */
+function setConstant(insn: Instruction, addr: bigint): void {
+  insn.src = 0;
+  insn.imm = Number(addr & 0xffffffffn) | 0;
+  insn.imm2 = Number(addr >> 32n) | 0;
 }
 
 /** The program with the vmlinux BTF id of what its section attaches to (fentry/, lsm/, iter/,

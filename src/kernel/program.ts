@@ -24,6 +24,8 @@ export interface LoadOptions {
   btfFd?: number;
   /** Resolves a map name to its fd. */
   mapFd: (name: string) => number;
+  /** The module BTF fds kfunc calls index with their `off` (slot 0 unused). */
+  fdArray?: number[];
 }
 
 /** Instructions with their references resolved, plus func_info/line_info for the kernel. */
@@ -81,7 +83,8 @@ export class Program extends FdHandle {
     const license = Buffer.from(spec.license + '\0', 'latin1');
     const funcBytes = withBtf ? m.funcs.length * FUNC_INFO_SIZE : 0;
     const lineBytes = withBtf ? m.lines.length * LINE_INFO_SIZE : 0;
-    const fixed = m.insns.length + license.length + funcBytes + lineBytes;
+    const fds = opts.fdArray ? Buffer.from(Int32Array.from(opts.fdArray).buffer) : undefined;
+    const fixed = m.insns.length + license.length + funcBytes + lineBytes + (fds?.length ?? 0);
 
     const attempt = (logSize: number) => {
       const buf = scratch.prepare(fixed + logSize);
@@ -100,6 +103,7 @@ export class Program extends FdHandle {
       buf.write(spec.name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15), 48, 'latin1');
       buf.writeUInt32LE(spec.kind!.attachType, 68);
       if (spec.attachBtfId !== undefined) buf.writeUInt32LE(spec.attachBtfId, 108);
+      if (fds) buf.writeBigUInt64LE(place(fds), 120);
       if (withBtf) {
         buf.writeUInt32LE(opts.btfFd!, 72);
         const fi = Buffer.alloc(funcBytes);

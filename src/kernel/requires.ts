@@ -1,5 +1,5 @@
 // Kernel requirements a spec can state: a helper a program type may call (probed by loading a
-// two-instruction program that calls it) or a minimum kernel version. A spec states what happens
+// two-instruction program that calls it), a kfunc in the kernel's BTF or a minimum kernel version. A spec states what happens
 // on kernels that lack the feature (the verifier's refusal) as well as on those that have it,
 // so a kernel matrix shows the difference as two passing expectations, never as a silent skip.
 import { readFileSync } from 'fs';
@@ -8,6 +8,10 @@ import { InputError, VerifierError } from '../errors';
 import { Class, Instruction, OP_CALL, OP_EXIT, ALU_MOV } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 import { sectionKind } from '../object/sections';
+import { BtfKind } from '../btf/btf';
+import { findKernelSymbol } from '../btf/kernel-symbols';
+import { closeFd } from '../sys/bpf';
+import { openModuleBtfs, vmlinuxBtf } from './kernel-btf';
 import { Program } from './program';
 
 export type Requirement =
@@ -15,6 +19,8 @@ export type Requirement =
   | { helper: string; section: string }
   /** The running kernel's version is at least this (major.minor[.patch]). */
   | { kernel: string }
+  /** The kernel's BTF (vmlinux, or a loaded module's) has this kfunc. */
+  | { kfunc: string }
   /** Anything else a spec can probe: `probe` says whether this kernel has `feature` (a phrase). */
   | { feature: string; probe: () => boolean };
 
@@ -79,13 +85,25 @@ function probeHelper(helper: string, section: string): boolean {
   return present;
 }
 
+/** Whether vmlinux or a loaded module has the kfunc in its BTF (module fds closed again). */
+function hasKfunc(name: string): boolean {
+  let modules: ReturnType<typeof openModuleBtfs> = [];
+  try {
+    return findKernelSymbol(vmlinuxBtf(), () => (modules = openModuleBtfs()), BtfKind.Func, name) !== undefined;
+  } finally {
+    for (const m of modules) closeFd(m.fd);
+  }
+}
+
 /** Whether the running kernel meets the requirement. */
 export function kernelMeets(req: Requirement): boolean {
   if ('feature' in req) return req.probe();
+  if ('kfunc' in req) return hasKfunc(req.kfunc);
   return 'kernel' in req ? atLeast(os.release(), req.kernel) : probeHelper(req.helper, req.section);
 }
 
 export function describeRequirement(req: Requirement): string {
   if ('feature' in req) return req.feature;
+  if ('kfunc' in req) return `kfunc ${req.kfunc}`;
   return 'kernel' in req ? `kernel >= ${req.kernel}` : `${req.helper} in ${req.section} programs`;
 }

@@ -4,9 +4,11 @@ import { debianKernel, GuestKernel, imageKernel } from './kernels';
 import { Accel, runInVm } from './qemu';
 
 export const VM_USAGE = `usage: bpfunit vm (--kernel RELEASE | --kernel-image PATH) [--accel auto|kvm|tcg]
-                 [--memory MiB] [--cpus N] -- COMMAND [ARG]...
+                 [--memory MiB] [--cpus N] [--modules NAME[,NAME]...] -- COMMAND [ARG]...
   RELEASE: a Debian kernel series (6.1, 6.12: the newest package is resolved with apt-cache,
   downloaded once and cached in ~/.cache/bpfunit/kernels) or a full release (6.1.0-50-amd64).
+  --modules: modules of that kernel package (e.g. nf_conntrack) loaded, with their dependencies,
+  before COMMAND; only those are kept in the cache (--kernel only).
   The host's / is shared read-only (tmpfs overlay), the current directory read-write at its
   path; COMMAND runs there as root with bpffs, debugfs, tracefs and cgroup2 mounted.
 exit status: COMMAND's; 2 bad usage; 125 the guest could not be prepared or booted`;
@@ -19,6 +21,8 @@ export interface VmArgs {
   accel: Accel | 'auto';
   memoryMiB?: number;
   cpus?: number;
+  /** Extra modules of the --kernel package to load in the guest. */
+  modules?: string[];
   command: string[];
 }
 
@@ -44,16 +48,18 @@ export function parseVmArgs(argv: string[]): VmArgs {
         break;
       case '--memory': args.memoryMiB = positive(flag, value); break;
       case '--cpus': args.cpus = positive(flag, value); break;
+      case '--modules': args.modules = [...(args.modules ?? []), ...value.split(',').filter(Boolean)]; break;
       default: throw new UsageError(`unknown option '${flag}'`);
     }
   }
   if (!args.kernel === !args.image) throw new UsageError('give exactly one of --kernel RELEASE and --kernel-image PATH');
   if (!args.command.length) throw new UsageError('no command given (put it after --)');
+  if (args.modules && !args.kernel) throw new UsageError('--modules takes modules from a Debian kernel package: use it with --kernel');
   return args;
 }
 
-export function guestKernel(spec: { kernel?: string; image?: string }, log: (l: string) => void): GuestKernel {
-  return spec.image ? imageKernel(spec.image) : debianKernel(spec.kernel!, log);
+export function guestKernel(spec: { kernel?: string; image?: string; modules?: string[] }, log: (l: string) => void): GuestKernel {
+  return spec.image ? imageKernel(spec.image) : debianKernel(spec.kernel!, log, spec.modules);
 }
 
 /** Runs `bpfunit vm ARGV`; resolves to the exit status (also set as process.exitCode). */

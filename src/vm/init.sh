@@ -11,6 +11,8 @@ mount -t devtmpfs dev /dev
 for m in $(cat /modules.order); do insmod "/modules/$m" 2>/dev/null; done
 OPTS=trans=virtio,version=9p2000.L,msize=524288
 die() { echo "bpfunit guest: $*" >/dev/console; poweroff -f; }
+# Modules asked for (bpfunit vm --modules): a command that needs one must not run without it.
+for m in $(cat /extra.order); do insmod "/modules/$m" || die "cannot load the module $m"; done
 mount -t 9p -o "$OPTS" ctl /ctl || die "cannot mount the control share"
 : > /ctl/booted
 . /ctl/env

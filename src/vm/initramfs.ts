@@ -1,5 +1,5 @@
 // The guest's initramfs: static busybox as /init's shell, the init script and the kernel's
-// virtio/9p/overlay modules. Cached by content, so a changed init script or kernel rebuilds it.
+// virtio/9p/overlay modules, and the modules asked for with --modules. Cached by content, so a changed init script or kernel rebuilds it.
 import { execFileSync } from 'child_process';
 import { createHash } from 'crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'fs';
@@ -21,11 +21,14 @@ function staticBusybox(): string {
 export function initramfs(kernel: GuestKernel): string {
   const busybox = staticBusybox();
   const modules = kernel.modulesDir ? readFileSync(path.join(kernel.modulesDir, '..', 'modules.order'), 'utf8').split('\n').filter(Boolean) : [];
+  // Asked for with --modules, loaded after the boot modules (which they may share).
+  const extra = (kernel.extraModules ?? []).filter((f) => !modules.includes(path.basename(f)));
   const hash = createHash('sha256')
     .update(readFileSync(INIT))
     .update(readFileSync(busybox))
     .update(kernel.modulesDir ?? '')
     .update(modules.join(','))
+    .update(extra.join(','))
     .digest('hex')
     .slice(0, 16);
   const out = path.join(cacheRoot(), 'initramfs', `${hash}.cpio.gz`);
@@ -40,7 +43,9 @@ export function initramfs(kernel: GuestKernel): string {
     execFileSync('chmod', ['0755', path.join(stage, 'init'), path.join(stage, 'bin', 'busybox')]);
     for (const m of modules) copyFileSync(path.join(kernel.modulesDir!, m), path.join(stage, 'modules', m));
     writeFileSync(path.join(stage, 'modules.order'), modules.join('\n') + '\n');
-    const files = ['.', 'init', 'bin', 'bin/busybox', 'modules', 'modules.order', ...readdirSync(path.join(stage, 'modules')).map((m) => `modules/${m}`)];
+    for (const f of extra) copyFileSync(f, path.join(stage, 'modules', path.basename(f)));
+    writeFileSync(path.join(stage, 'extra.order'), extra.map((f) => path.basename(f)).join('\n') + '\n');
+    const files = ['.', 'init', 'bin', 'bin/busybox', 'modules', 'modules.order', 'extra.order', ...readdirSync(path.join(stage, 'modules')).map((m) => `modules/${m}`)];
     const cpio = execFileSync('cpio', ['-o', '-H', 'newc', '-R', '0:0', '--quiet'], { cwd: stage, input: files.join('\n') + '\n', maxBuffer: 256 << 20 });
     writeFileSync(`${out}.tmp`, execFileSync('gzip', ['-1'], { input: cpio, maxBuffer: 256 << 20 }));
     renameSync(`${out}.tmp`, out);

@@ -20,6 +20,9 @@ export interface GuestKernel {
   config?: string;
   /** Directory of the decompressed modules listed in `modules.order` (load order), if any. */
   modulesDir?: string;
+  /** Modules asked for with --modules and their dependencies, decompressed, in load order
+   * (each after what it depends on; built-in ones are absent). */
+  extraModules?: string[];
 }
 
 /** The modules the guest init needs: virtio transport, 9p and overlayfs (their dependencies are
@@ -73,8 +76,10 @@ function aptVersion(pkg: string): string {
   return m[1];
 }
 
-/** Downloads (once) and returns the kernel of a Debian release series. */
-export function debianKernel(release: string, log: (line: string) => void): GuestKernel {
+/** Downloads (once) and returns the kernel of a Debian release series, with the extra modules
+ * asked for (a module not cached yet downloads the package again and keeps only it and its
+ * dependencies). */
+export function debianKernel(release: string, log: (line: string) => void, modules: string[] = []): GuestKernel {
   const pkg = resolvePackage(release);
   const version = aptVersion(pkg);
   const dir = path.join(cacheRoot(), `${pkg}_${version}`.replace(/[^A-Za-z0-9._+-]/g, '_'));
@@ -84,16 +89,12 @@ export function debianKernel(release: string, log: (line: string) => void): Gues
     mkdirSync(cacheRoot(), { recursive: true });
     const tmp = mkdtempSync(path.join(cacheRoot(), '.unpack-'));
     try {
-      run('apt-get', ['download', '-q', `${pkg}=${version}`], { cwd: tmp });
-      const deb = readdirSync(tmp).find((f) => f.endsWith('.deb'));
-      if (!deb) throw new VmError(`apt-get download ${pkg} produced no .deb`);
-      const root = path.join(tmp, 'root');
-      run('dpkg', ['-x', path.join(tmp, deb), root]);
+      const root = unpackPackage(pkg, version, tmp);
       const out = path.join(tmp, 'kernel');
       mkdirSync(path.join(out, 'modules'), { recursive: true });
       copyFileSync(path.join(root, 'boot', `vmlinuz-${abi}`), path.join(out, 'vmlinuz'));
       copyFileSync(path.join(root, 'boot', `config-${abi}`), path.join(out, 'config'));
-      const order = extractModules(path.join(root, 'lib', 'modules', abi), path.join(out, 'modules'));
+      const order = extractModules(path.join(root, 'lib', 'modules', abi), path.join(out, 'modules'), WANTED);
       writeFileSync(path.join(out, 'modules.order'), order.join('\n') + '\n');
       writeFileSync(path.join(out, 'ready'), `${pkg} ${version}\n`);
       rmSync(dir, { recursive: true, force: true });
@@ -102,14 +103,71 @@ export function debianKernel(release: string, log: (line: string) => void): Gues
       rmSync(tmp, { recursive: true, force: true });
     }
   }
-  return { label: release, release: abi, vmlinuz: path.join(dir, 'vmlinuz'), config: path.join(dir, 'config'), modulesDir: path.join(dir, 'modules') };
+  const extraModules = extraModuleFiles(dir, pkg, version, abi, modules.map(moduleName), log);
+  return { label: release, release: abi, vmlinuz: path.join(dir, 'vmlinuz'), config: path.join(dir, 'config'), modulesDir: path.join(dir, 'modules'), extraModules };
+}
+
+/** Module names as the kernel spells them: nf-conntrack and nf_conntrack are one module. */
+function moduleName(name: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new InputError(`--modules: '${name}' is not a module name`);
+  return name.replace(/-/g, '_');
+}
+
+/** The cached files of `names` and their dependencies in load order. Each module's closure is
+ * kept as extra/NAME.order (file names under extra/), so only what was asked for is cached. */
+function extraModuleFiles(dir: string, pkg: string, version: string, abi: string, names: string[], log: (line: string) => void): string[] {
+  const extra = path.join(dir, 'extra');
+  const orderFile = (n: string) => path.join(extra, `${n}.order`);
+  const missing = names.filter((n) => !existsSync(orderFile(n)));
+  if (missing.length) {
+    log(`bpfunit vm: downloading ${pkg} ${version} again for the modules ${missing.join(', ')}`);
+    mkdirSync(extra, { recursive: true });
+    const tmp = mkdtempSync(path.join(cacheRoot(), '.unpack-'));
+    try {
+      const modRoot = path.join(unpackPackage(pkg, version, tmp), 'lib', 'modules', abi);
+      const builtin = builtinModules(modRoot);
+      for (const n of missing) {
+        const order = builtin.has(n) ? [] : extractModules(modRoot, extra, [n], `the kernel package ${pkg}`);
+        writeFileSync(`${orderFile(n)}.tmp`, order.join('\n') + '\n');
+        renameSync(`${orderFile(n)}.tmp`, orderFile(n));
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  const files: string[] = [];
+  for (const n of names) {
+    for (const ko of readFileSync(orderFile(n), 'utf8').split('\n').filter(Boolean)) {
+      if (!files.includes(path.join(extra, ko))) files.push(path.join(extra, ko));
+    }
+  }
+  return files;
+}
+
+/** Modules built into the kernel (modules.builtin lists their would-be .ko paths). */
+function builtinModules(modRoot: string): Set<string> {
+  const file = path.join(modRoot, 'modules.builtin');
+  if (!existsSync(file)) return new Set();
+  return new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => path.basename(l).replace(/\.ko$/, '').replace(/-/g, '_')));
+}
+
+/** Downloads the package into `tmp` and unpacks it there; returns the unpacked root. */
+function unpackPackage(pkg: string, version: string, tmp: string): string {
+  run('apt-get', ['download', '-q', `${pkg}=${version}`], { cwd: tmp });
+  const deb = readdirSync(tmp).find((f) => f.endsWith('.deb'));
+  if (!deb) throw new VmError(`apt-get download ${pkg} produced no .deb`);
+  const root = path.join(tmp, 'root');
+  run('dpkg', ['-x', path.join(tmp, deb), root]);
+  return root;
 }
 
 /** Copies the wanted modules and their dependencies, decompressed (busybox insmod reads plain
  * .ko), and returns their file names in an order where each comes after what it depends on.
  * The package ships no modules.dep (depmod makes it on install), so dependencies come from each
- * module's own "depends=" entry in its .modinfo strings. */
-function extractModules(modRoot: string, out: string): string[] {
+ * module's own "depends=" entry in its .modinfo strings (what depmod writes to modules.dep).
+ * With `from`, a wanted module the package lacks is an error naming it; without it (the boot
+ * modules) an absent one is taken as built in. */
+function extractModules(modRoot: string, out: string, wanted: string[], from?: string): string[] {
   const files = new Map<string, string>();
   for (const rel of readdirSync(modRoot, { recursive: true }) as string[]) {
     const m = /([^/]+)\.ko(\.(xz|zst|gz))?$/.exec(rel);
@@ -120,14 +178,43 @@ function extractModules(modRoot: string, out: string): string[] {
     const src = files.get(name);
     if (!src || order.includes(`${name}.ko`)) return; // absent: built into the kernel
     const ko = decompress(src);
-    const at = ko.indexOf('\0depends=');
-    const deps = at < 0 ? '' : ko.toString('latin1', at + 9, ko.indexOf(0, at + 9));
-    for (const d of deps.split(',').filter(Boolean)) visit(d.replace(/-/g, '_'));
+    for (const d of modinfo(ko, 'depends').split(',').filter(Boolean)) visit(d.replace(/-/g, '_'));
+    // "softdep=pre: crc32c": modules to load first that no symbol ties to (libcrc32c's init
+    // fails without a crc32c algorithm), named by module or by alias.
+    for (const d of softdepsBefore(modinfo(ko, 'softdep'))) visit(files.has(d.replace(/-/g, '_')) ? d.replace(/-/g, '_') : aliasOwner(d) ?? '');
     writeFileSync(path.join(out, `${name}.ko`), ko);
     order.push(`${name}.ko`);
   };
-  for (const w of WANTED) visit(w);
+  // Crypto algorithms, the aliases softdeps name, are provided by modules named after them
+  // (crc32c_generic, crc32c_intel): only those files are read to find who declares the alias.
+  const aliasOwner = (alias: string) => [...files.keys()].filter((n) => n.startsWith(alias.replace(/-/g, '_'))).sort()
+    .find((n) => modinfo(decompress(files.get(n)!), 'alias').split('\n').includes(alias));
+  for (const w of wanted) {
+    if (from && !files.has(w)) throw new InputError(`--modules: ${from} has no module '${w}'`);
+    visit(w);
+  }
   return order;
+}
+
+/** The modules a softdep ("pre: a b post: c") loads before its module. */
+export function softdepsBefore(softdep: string): string[] {
+  const out: string[] = [];
+  let pre = false;
+  for (const word of softdep.split(/\s+/).filter(Boolean)) {
+    if (word.endsWith(':')) pre = word === 'pre:';
+    else if (pre) out.push(word);
+  }
+  return out;
+}
+
+/** The values of one .modinfo key ("depends", "alias"...), newline-separated. */
+function modinfo(ko: Buffer, key: string): string {
+  const values: string[] = [];
+  const tag = Buffer.from(`\0${key}=`, 'latin1');
+  for (let at = ko.indexOf(tag); at >= 0; at = ko.indexOf(tag, at + 1)) {
+    values.push(ko.toString('latin1', at + tag.length, ko.indexOf(0, at + tag.length)));
+  }
+  return values.join('\n');
 }
 
 function decompress(file: string): Buffer {

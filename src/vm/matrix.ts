@@ -83,12 +83,12 @@ export function runOnHost(root: string, dir: string, specs: string[]): KernelRun
   return collect('host', report, root, started, { release: os.release(), error: r.error?.message });
 }
 
-export async function runInGuest(label: string, root: string, dir: string, specs: string[], log: (l: string) => void): Promise<KernelRun> {
+export async function runInGuest(label: string, root: string, dir: string, specs: string[], log: (l: string) => void, modules: string[] = []): Promise<KernelRun> {
   const report = path.join(dir, `${label.replace(/\//g, '_')}.json`);
   const env = clean(report);
   const started = Date.now();
   try {
-    const kernel = guestKernel(label.startsWith('/') ? { image: label } : { kernel: label }, log);
+    const kernel = guestKernel(label.startsWith('/') ? { image: label } : { kernel: label, modules }, log);
     const r = await runInVm({ kernel, command: [process.execPath, ...mochaArgs(report, specs)], cwd: root, env, stderr: process.stderr, log });
     log(`bpfunit matrix: ${label}: command started ${r.bootSeconds.toFixed(1)} s after qemu; ${r.wallSeconds.toFixed(1)} s in the guest`);
     return collect(label, report, root, started, { release: kernel.release, bootSeconds: r.bootSeconds });
@@ -145,9 +145,9 @@ export function formatMatrix(runs: KernelRun[]): string {
   return lines.join('\n') + '\n';
 }
 
-/** `make test-kernels`: KERNELS (default "host 6.1 6.12"; a path is a kernel image). Exit 0 when
- * every kernel ran and no spec failed on any. */
-export async function main(labels: string[], specs: string[] = MATRIX_SPECS): Promise<number> {
+/** `make test-kernels`: KERNELS (default "host 6.1 6.12"; a path is a kernel image), with
+ * KERNEL_MODULES loaded in the Debian guests. Exit 0 when every kernel ran and no spec failed on any. */
+export async function main(labels: string[], specs: string[] = MATRIX_SPECS, modules: string[] = []): Promise<number> {
   const root = process.cwd();
   const dir = path.join(root, 'build', 'kernels');
   mkdirSync(dir, { recursive: true });
@@ -156,7 +156,7 @@ export async function main(labels: string[], specs: string[] = MATRIX_SPECS): Pr
   const runs: KernelRun[] = [];
   for (const label of labels) {
     log(`bpfunit matrix: running ${specs.join(' ')} on ${label}`);
-    runs.push(label === 'host' ? runOnHost(root, dir, specs) : await runInGuest(label, root, dir, specs, log));
+    runs.push(label === 'host' ? runOnHost(root, dir, specs) : await runInGuest(label, root, dir, specs, log, modules));
   }
   const text = formatMatrix(runs) + `total wall ${((Date.now() - started) / 1000).toFixed(0)} s\n`;
   writeFileSync(path.join(dir, 'matrix.txt'), text);
@@ -168,5 +168,5 @@ export async function main(labels: string[], specs: string[] = MATRIX_SPECS): Pr
 if (require.main === module) {
   const words = (v: string | undefined) => (v ?? '').split(/\s+/).filter(Boolean);
   const specs = words(process.env.KERNEL_SPECS);
-  main(words(process.env.KERNELS ?? 'host 6.1 6.12'), specs.length ? specs : MATRIX_SPECS).then((s) => (process.exitCode = s));
+  main(words(process.env.KERNELS ?? 'host 6.1 6.12'), specs.length ? specs : MATRIX_SPECS, words(process.env.KERNEL_MODULES)).then((s) => (process.exitCode = s));
 }
