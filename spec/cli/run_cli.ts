@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { CLI, ROOT } from '../loader/helpers';
+import { slowed } from '../support/slow';
 
 export interface CliResult {
   args: string[];
@@ -13,7 +14,7 @@ export interface CliResult {
 
 export function bpfunit(args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(CLI, args, { cwd: ROOT, encoding: 'utf8', timeout: 30000 }, (err, stdout, stderr) => {
+    execFile(CLI, args, { cwd: ROOT, encoding: 'utf8', timeout: slowed(30000) }, (err, stdout, stderr) => {
       const status = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
       resolve({ args, status, stdout, stderr });
     });

@@ -190,6 +190,21 @@ describe('CO-RE relocation (pure stage)', () => {
       expect(target.candidates(split, firstId).map((c) => c.id)).to.deep.equal([firstId]);
     });
 
+    it("split BTF whose strings start with a name, as pahole writes a module's, parses; base BTF so is a BtfError", () => {
+      const base = Btf.parse(readFileSync(ALT_BTF));
+      const baseStrLen = readFileSync(ALT_BTF).readUInt32LE(20);
+      // One INT 'mod_int' (4 bytes, 32 bits) named at the split's first string byte.
+      const types = Buffer.alloc(16);
+      types.writeUInt32LE(baseStrLen, 0);
+      types.writeUInt32LE(1 << 24, 4);
+      types.writeUInt32LE(4, 8);
+      types.writeUInt32LE(32, 12);
+      const strs = Buffer.from('mod_int\0');
+      const split = Btf.parse(btfBlob(types, strs), base);
+      expect(split.type(split.types.length - 1).name).to.equal('mod_int');
+      expectThrow(() => Btf.parse(btfBlob(types, strs)), BtfError, /BTF string section must start with a NUL byte/);
+    });
+
     it('module types are searched only when the main BTF has no candidate', () => {
       let asked = 0;
       const base = readFileSync(ALT_BTF);

@@ -237,3 +237,42 @@ export function worldReadableCopy(file: string): string {
   chmodSync(copy, 0o644);
   return copy;
 }
+
+let trampolines: boolean | undefined;
+/** A kernel requirement: fentry, fexit, fmod_ret and lsm programs run on BPF trampolines, which
+ * some kernels refuse even to root (EPERM: the host's 6.18; Debian's 6.1 and 6.12 load them).
+ * libbpf loading ext_sections' bare fentry program is the probe. */
+export const TRAMPOLINES = {
+  feature: 'fentry/fexit/fmod_ret/lsm programs load (BPF trampolines)',
+  probe: () => (trampolines ??= libbpfRun(fixture('ext_sections'), 'sec_fentry', { norun: true }).ok),
+};
+
+/** A kernel requirement: a typed __ksym variable is placed through kallsyms, which lists data
+ * symbols (bpf_prog_active is one) only with CONFIG_KALLSYMS_ALL: Debian's 6.1 and 6.12 have it,
+ * the host's 6.18 does not. */
+export const KALLSYMS_ALL = {
+  feature: 'kallsyms lists data symbols (CONFIG_KALLSYMS_ALL)',
+  probe: () => readFileSync('/proc/kallsyms', 'latin1').split('\n').some((l) => l.split(/\s+/)[2] === 'bpf_prog_active'),
+};
+
+let vmlinuxTypes: string | undefined;
+/** Whether vmlinux BTF (bpftool's dump) has a FUNC of this name. */
+function vmlinuxHasFunc(name: string): boolean {
+  vmlinuxTypes ??= execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  return new RegExp(`^\\[\\d+\\] FUNC '${name}' `, 'm').test(vmlinuxTypes);
+}
+
+/** A kernel requirement: the kfunc ext_ksym and ext_mixed call (6.2 added it; 6.1 lacks it). */
+export const CAST_TO_KERN_CTX = {
+  feature: 'the kfunc bpf_cast_to_kern_ctx',
+  probe: () => vmlinuxHasFunc('bpf_cast_to_kern_ctx'),
+};
+
+let fmodRet: boolean | undefined;
+/** A kernel requirement: fmod_ret may attach to bpf_modify_return_test. Besides trampolines, the
+ * kernel must list it as modifiable: 6.12 does; Debian's 6.1 (no CONFIG_FUNCTION_ERROR_INJECTION)
+ * answers "bpf_modify_return_test() is not modifiable". libbpf loading sec_fmod_ret is the probe. */
+export const FMOD_RET = {
+  feature: 'fmod_ret on bpf_modify_return_test',
+  probe: () => (fmodRet ??= libbpfRun(fixture('ext_sections'), 'sec_fmod_ret', { norun: true }).ok),
+};

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { Collection, InputError, ObjectSpec } from '../../src';
 import { expectThrow, fixture, ROOT, u64 } from './helpers';
+import { slowed } from '../support/slow';
 
 const SK_BUFF_SIZE = 192; // sizeof(struct __sk_buff)
 const SK_BUFF_MARK = 8; // offsetof(struct __sk_buff, mark)
@@ -40,7 +41,7 @@ describe('test runs write only into reserved room (io_runs)', () => {
       }
       c.close();
       process.stdout.write(JSON.stringify(out));`;
-    const r = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', code], { cwd: ROOT, encoding: 'utf8', timeout: 60000 });
+    const r = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', code], { cwd: ROOT, encoding: 'utf8', timeout: slowed(60000) });
     expect({ status: r.status, signal: r.signal }, r.stderr).to.deep.equal({ status: 0, signal: null });
     expect(JSON.parse(r.stdout)).to.deep.equal([{ length: 40000, same: true }, { length: 65000, same: true }]);
   });

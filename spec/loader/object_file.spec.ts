@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ObjectSpec } from '../../src';
 import { fixture, ROOT } from './helpers';
+import { slowed } from '../support/slow';
 
 const CAP = 256 * 1024 * 1024; // the cap README states
 
@@ -25,8 +26,9 @@ function fromFileInChild(paths: string[], ms = 90_000): Outcome[] {
       catch (e) { out.push({ path: p, error: e.constructor.name, message: e.message }); }
     }
     console.log(JSON.stringify(out));`;
-  const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', '-e', code], { cwd: ROOT, timeout: ms, encoding: 'utf8' });
-  expect(r.signal, `fromFile did not return within ${ms} ms (killed): ${r.stderr}`).to.equal(null);
+  const limit = slowed(ms);
+  const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', '-e', code], { cwd: ROOT, timeout: limit, encoding: 'utf8' });
+  expect(r.signal, `fromFile did not return within ${limit} ms (killed): ${r.stderr}`).to.equal(null);
   expect(r.status, r.stderr).to.equal(0);
   return JSON.parse(r.stdout);
 }

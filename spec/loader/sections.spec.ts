@@ -3,9 +3,10 @@
 // tc programs with their own attach types. Numbers below are the uapi enum values.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { Collection, LinkError, ObjectSpec, sectionKind, SyscallError } from '../../src';
+import { Collection, LinkError, ObjectSpec, ProgType, sectionKind, SyscallError } from '../../src';
 import { resolveAttachTarget } from '../../src/kernel/ksyms';
-import { expectThrow, fixture } from './helpers';
+import { itRequires } from '../../src/mocha';
+import { expectThrow, fdinfo, fixture, FMOD_RET, TRAMPOLINES } from './helpers';
 
 function vmlinuxId(kind: 'FUNC' | 'TYPEDEF', name: string): number {
   const out = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -51,12 +52,39 @@ describe('sections: tracing targets, tcx and netkit', function () {
     expectThrow(() => resolveAttachTarget(p), LinkError, /attaches to function 'bpfunit_no_such_function', which vmlinux BTF does not have/);
   });
 
-  it('fentry, fexit, fmod_ret and lsm: this kernel refuses them even to root (EPERM, as under libbpf)', () => {
-    const spec = ObjectSpec.fromFile(fixture('ext_sections'));
-    for (const p of ['sec_fentry', 'sec_fexit', 'sec_fmod_ret', 'sec_lsm']) {
-      const err = expectThrow(() => Collection.load(spec, { programs: [p] }), SyscallError, /EPERM: .*refuses this program type or attach point even to root/);
-      expect(err.constructor.name, p).to.equal('SyscallError');
-    }
+  const TRAMPOLINED = ['sec_fentry', 'sec_fexit', 'sec_lsm'];
+  itRequires(TRAMPOLINES, 'fentry, fexit and lsm: load as TRACING / LSM where the kernel has trampolines, else refused even to root (EPERM, as under libbpf)', {
+    met: () => {
+      const spec = ObjectSpec.fromFile(fixture('ext_sections'));
+      const coll = Collection.load(spec, { programs: TRAMPOLINED });
+      try {
+        expect(TRAMPOLINED.map((p) => Number(fdinfo(coll.program(p).fd).prog_type))).to.deep.equal([ProgType.TRACING, ProgType.TRACING, ProgType.LSM]);
+      } finally {
+        coll.close();
+      }
+    },
+    unmet: () => {
+      const spec = ObjectSpec.fromFile(fixture('ext_sections'));
+      for (const p of TRAMPOLINED) {
+        const err = expectThrow(() => Collection.load(spec, { programs: [p] }), SyscallError, /EPERM: .*refuses this program type or attach point even to root/);
+        expect(err.constructor.name, p).to.equal('SyscallError');
+      }
+    },
+  });
+
+  itRequires(FMOD_RET, 'fmod_ret: loads as TRACING where the kernel lets it modify its target, else is refused (EPERM without trampolines, or not modifiable)', {
+    met: () => {
+      const coll = Collection.load(ObjectSpec.fromFile(fixture('ext_sections')), { programs: ['sec_fmod_ret'] });
+      try {
+        expect(Number(fdinfo(coll.program('sec_fmod_ret').fd).prog_type)).to.equal(ProgType.TRACING);
+      } finally {
+        coll.close();
+      }
+    },
+    unmet: () => {
+      const spec = ObjectSpec.fromFile(fixture('ext_sections'));
+      expect(() => Collection.load(spec, { programs: ['sec_fmod_ret'] })).to.throw(/EPERM: .*even to root|bpf_modify_return_test\(\) is not modifiable/);
+    },
   });
 
   it('tcx/ingress and netkit/primary test-run as tc programs: first byte + 7', () => {

@@ -17,6 +17,7 @@ function limits(slow: string | undefined): number[] {
         this.timeout(7000);
         it('default', function () { console.log("LIMIT " + this.timeout()); });
         it('own', function () { this.timeout(100); console.log("LIMIT " + this.timeout()); });
+        it('child deadline', function () { console.log("LIMIT " + require(${JSON.stringify(path.join(ROOT, 'spec/support/slow.ts'))}).slowed(60000)); });
       });`);
     const env = { ...process.env, BPFUNIT_SLOW: slow };
     if (slow === undefined) delete env.BPFUNIT_SLOW;
@@ -29,10 +30,10 @@ function limits(slow: string | undefined): number[] {
 
 describe('time limits in a guest (BPFUNIT_SLOW)', function () {
   this.timeout(60000);
-  it('scales the describe-level and the it-level limit once each by the factor', () => {
-    expect(limits('5')).to.deep.equal([35000, 500]);
+  it('scales the describe-level and the it-level limit once each by the factor, and a child process deadline (slowed)', () => {
+    expect(limits('5')).to.deep.equal([35000, 500, 300000]);
   });
   it('leaves them alone when unset', () => {
-    expect(limits(undefined)).to.deep.equal([7000, 100]);
+    expect(limits(undefined)).to.deep.equal([7000, 100, 60000]);
   });
 });

@@ -36,7 +36,10 @@ export function loadBtfBlob(bytes: Buffer, what: string): number {
   for (;;) {
     res = attempt(size);
     if (res.r.value >= 0) return res.r.value;
-    if (res.r.errno !== ENOSPC || size >= LOG_MAX) break;
+    // Before 6.4 a BTF the kernel rejects keeps its errno even when the log was cut short, so a
+    // log that filled the buffer is grown too: its reason is in the part that did not fit.
+    const filled = Buffer.byteLength(res.log) >= size - 1;
+    if ((res.r.errno !== ENOSPC && !filled) || size >= LOG_MAX) break;
     size = Math.min(LOG_MAX, Math.max(size * 4, res.trueSize));
   }
   const last = res.log.trim().split('\n').slice(-2).map((l) => l.trim()).join(' | ');

@@ -33,6 +33,9 @@ mount -t bpf bpf $R/sys/fs/bpf
 mount -t debugfs debugfs $R/sys/kernel/debug
 mount -t tracefs tracefs $R/sys/kernel/tracing 2>/dev/null || mount -t tracefs tracefs $R/sys/kernel/debug/tracing
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup
+# The kernel's config where a Debian system keeps it (kconfig externs read it); the host's /boot
+# is under the overlay, so this writes to the tmpfs.
+if [ -f /ctl/config ]; then mkdir -p $R/boot && cp /ctl/config "$R/boot/config-$(uname -r)"; fi
 mkdir -p "$R$BPFUNIT_PROJECT" "$R$BPFUNIT_CTL"
 mount -t 9p -o "$OPTS" project "$R$BPFUNIT_PROJECT" || die "cannot mount the project"
 mount --bind /ctl "$R$BPFUNIT_CTL"

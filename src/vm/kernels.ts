@@ -15,6 +15,9 @@ export interface GuestKernel {
   /** The kernel release, e.g. 6.1.0-50-amd64 (from the package) or the image's file name. */
   release: string;
   vmlinuz: string;
+  /** The kernel's config, installed in the guest as /boot/config-<release> (as a Debian system
+   * has it: these kernels have no /proc/config.gz), where kconfig externs are read from. */
+  config?: string;
   /** Directory of the decompressed modules listed in `modules.order` (load order), if any. */
   modulesDir?: string;
   /** Modules asked for with --modules and their dependencies, decompressed, in load order
@@ -101,7 +104,7 @@ export function debianKernel(release: string, log: (line: string) => void, modul
     }
   }
   const extraModules = extraModuleFiles(dir, pkg, version, abi, modules.map(moduleName), log);
-  return { label: release, release: abi, vmlinuz: path.join(dir, 'vmlinuz'), modulesDir: path.join(dir, 'modules'), extraModules };
+  return { label: release, release: abi, vmlinuz: path.join(dir, 'vmlinuz'), config: path.join(dir, 'config'), modulesDir: path.join(dir, 'modules'), extraModules };
 }
 
 /** Module names as the kernel spells them: nf-conntrack and nf_conntrack are one module. */

@@ -3,7 +3,7 @@
 // The host and the guest init talk through a control directory shared over 9p: the host writes
 // the command and environment, the guest writes markers, the command's output and its status.
 import { ChildProcess, spawn } from 'child_process';
-import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'fs';
+import { accessSync, closeSync, constants, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'fs';
 import os from 'os';
 import path from 'path';
 import { VmError } from './errors';
@@ -136,6 +136,7 @@ async function boot(opts: VmOptions, initrd: string, accel: Accel, log: (l: stri
   let failed = true;
   try {
     writeFileSync(file('env'), `BPFUNIT_PROJECT=${quote(opts.cwd)}\nBPFUNIT_CTL=${quote(ctl)}\n`);
+    if (opts.kernel.config) copyFileSync(opts.kernel.config, file('config'));
     writeFileSync(
       file('run.sh'),
       Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}\n`).join('') +
