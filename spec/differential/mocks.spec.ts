@@ -35,8 +35,11 @@ const LIBRARY: Record<string, Entry> = {
       ['spec/differential/msg_ops.spec.ts', 'removes the first 4 bytes'],
       ['spec/differential/msg_ops.spec.ts', 'leaves the message as it was'],
       ['spec/differential/msg_ops.spec.ts', 'is refused (-EINVAL)'],
+      ['spec/differential/msg_ops.spec.ts', 'removes bytes 4..8'],
+      ['spec/differential/msg_ops.spec.ts', 'moves msg->data to byte 4'],
+      ['spec/differential/msg_ops.spec.ts', 'then a pull of the pushed bytes'],
     ],
-    partial: 'pushes and pops at start 0: the mock moves bytes only there (a push at a later start changes where the kernel\'s data window ends, which the mock models only through limitMessage)',
+    partial: 'push, pull and pop at start 0 and 4; after a pull the kernel\'s window ends at the pull\'s end and the mock\'s at the message\'s end (stated in the check): a program writing past what it pulled is not caught; the window a push leaves without a pull is the kernel\'s first scatterlist element, modelled only through limitMessage',
   },
   'sk_storage.h': {
     checks: [
