@@ -15,7 +15,8 @@
 //        attach sockaddr OBJ PROG TYPE [common] --op connect|sendmsg|recvmsg --proto tcp|udp
 //               --to ADDR --port P [--listen ADDR:PORT] [--payload HEX]
 //          TYPE: connect4 connect6 sendmsg4 recvmsg4 sockops egress; PROG attached to a fresh cgroup
-//          this process moves into; connect: connect() to ADDR:P, then getpeername (and accept on the
+//          this process moves into (TYPE tc_egress: a tc program, on the loopback device's egress
+//          through tcx instead, kernel 6.6 or later: guests have no qdisc modules); connect: connect() to ADDR:P, then getpeername (and accept on the
 //          listener); sendmsg: sendto ADDR:P, received on the UDP listener; recvmsg: a datagram from
 //          the listener to the socket, whose recvfrom shows the source the program wrote
 //        attach sock OBJ PROG TYPE [common] --op socket|bind|getsockopt|setsockopt --proto tcp|udp|raw
@@ -55,6 +56,8 @@
 #define SO_NETNS_COOKIE 71
 #endif
 #define MAX_ARGS 16
+/* enum bpf_attach_type's BPF_TCX_EGRESS (kernel 6.6), newer than Debian 12's headers */
+#define DIFF_TCX_EGRESS 47
 
 static void die(const char *what)
 {
@@ -540,7 +543,8 @@ static int skskb(struct bpf_object *obj, struct bpf_program *verdict, struct bpf
 
 static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const char *type_name, struct opts *o)
 {
-	enum bpf_attach_type type = sockaddr_type(type_name);
+	int tc = !strcmp(type_name, "tc_egress");
+	enum bpf_attach_type type = tc ? 0 : sockaddr_type(type_name);
 	int udp = o->proto && !strcmp(o->proto, "udp");
 	struct sockaddr_storage to, lst, peer;
 	socklen_t to_len, lst_len = 0, peer_len = sizeof(peer);
@@ -567,8 +571,13 @@ static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const 
 	if (cg < 0)
 		die(cgdir);
 	write_file(procs, pid);
-	if (bpf_prog_attach(bpf_program__fd(prog), cg, type, 0))
+	if (tc) {
+		/* the guest's lo is ifindex 1 */
+		if (bpf_prog_attach(bpf_program__fd(prog), 1, DIFF_TCX_EGRESS, 0))
+			die("attach to lo egress");
+	} else if (bpf_prog_attach(bpf_program__fd(prog), cg, type, 0)) {
 		die("attach to the cgroup");
+	}
 	/* after moving into the cgroup: a socket belongs to the cgroup it was created in (recvmsg4
 	 * runs for the receiving socket) */
 	if (o->listen) {
@@ -634,7 +643,10 @@ static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const 
 	print_dumps(obj, o);
 	print_ringbufs(obj, o);
 	printf("}\n");
-	bpf_prog_detach2(bpf_program__fd(prog), cg, type);
+	if (tc)
+		bpf_prog_detach2(bpf_program__fd(prog), 1, DIFF_TCX_EGRESS);
+	else
+		bpf_prog_detach2(bpf_program__fd(prog), cg, type);
 	write_file("/sys/fs/cgroup/cgroup.procs", pid);
 	rmdir(cgdir);
 	return 0;

@@ -36,6 +36,16 @@ describe('re-hosted sockets (spec/fixtures/socks.c)', () => {
       expect(h().get('mock_tcp_sock_calls')).to.deep.include({ count: 1, last_sk: 5n });
     });
 
+    it('a socket whose state is a request socket\'s (BPF_TCP_NEW_SYN_RECV) or time-wait: bpf_sk_fullsock returns NULL, as the kernel does', () => {
+      for (const state of [12, 6]) {
+        h().reset();
+        h().mocks.ctx.skb.set({ sk: 5n });
+        h().mocks.ctx.skbSock.set({ family: AF_INET, protocol: IPPROTO_TCP, state });
+        run('xdp_skb_sock');
+        expect(seen(), `state ${state}`).to.deep.include({ null_sk: 0, not_full: 1, protocol: 0 });
+      }
+    });
+
     it('sk 0: skb->sk is NULL', () => {
       h().mocks.ctx.skb.set({ family: AF_INET, sk: 0n });
       h().mocks.ctx.skbSock.set({ family: AF_INET });
