@@ -25,6 +25,8 @@ const LIBRARY: Record<string, Entry> = {
       ['spec/differential/sockopt.spec.ts', 'getsockopt(IP_TOS): the program answers one byte'],
       ['spec/differential/sockopt.spec.ts', 'setsockopt(SO_MARK, 5)'],
       ['spec/differential/sockopt.spec.ts', 'the program takes it (optlen -1)'],
+      ['spec/differential/sockopt.spec.ts', 'the program answers in place of the kernel'],
+      ['spec/differential/sockopt.spec.ts', 'the program leaves the kernel'],
     ],
     partial: 'the sock_addr, sk_msg, sock (sock_create, post_bind4) and sockopt (getsockopt, setsockopt) contexts are compared, and skb->sk in cgroup_skb egress; the skb context\'s packet is the kernel\'s own in spec/mock/fidelity.spec.ts; the sock_ops context at one op; a sockopt value shorter than 14 bytes is a padded packet re-hosted (an XDP test run\'s minimum), so only programs that stay within optlen are compared',
   },

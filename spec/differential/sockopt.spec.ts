@@ -13,6 +13,7 @@ import { attachReal, hex, itDifferential } from './real';
 
 const OBJECT = 'build/fixtures/diff_sockopt.o';
 const EPERM = 1;
+const EOPNOTSUPP = 95;
 const SOL_IP = 0;
 const IP_TOS = 1;
 const IP_TTL = 2;
@@ -45,6 +46,24 @@ describe('differential: cgroup/getsockopt and setsockopt programs attached to a 
       : { ret: 0, optlen: r.ctx.optlen, optval: hex(r.value.subarray(0, r.ctx.optlen)) };
     expect(predicted).to.deep.equal(kernel);
   });
+
+  // an option of a level the kernel does not know: what the program gets is the kernel's answer
+  // for a UDP socket (-EOPNOTSUPP in retval), the user's optlen and the user's zeroed buffer
+  const privates: [string, number][] = [
+    ['getsockopt at a private level, option 1: the program answers in place of the kernel\'s EOPNOTSUPP', 1],
+    ['getsockopt at a private level, option 2: the program leaves the kernel\'s EOPNOTSUPP', 2],
+  ];
+  for (const [title, optname] of privates) {
+    itDifferential(title, () => {
+      const real = attachReal(['sock', OBJECT, 'get_tos', 'getsockopt', '--op', 'getsockopt', '--proto', 'udp',
+        '--level', String(SOL_PRIVATE), '--optname', String(optname), '--optlen', '16']);
+      const kernel = real.ret === 0 ? { ret: 0, optlen: real.optlen, optval: real.optval } : { ret: real.ret };
+      const r = rehosted(h(), 'xdp_get_tos', { level: SOL_PRIVATE, optname, optlen: 16, retval: -EOPNOTSUPP }, Buffer.alloc(16));
+      const predicted = r.refused ? { ret: -EPERM } : r.ctx.retval ? { ret: r.ctx.retval }
+        : { ret: 0, optlen: r.ctx.optlen, optval: hex(r.value.subarray(0, r.ctx.optlen)) };
+      expect(predicted).to.deep.equal(kernel);
+    });
+  }
 
   const sets: [string, number, number, string, boolean][] = [
     ['setsockopt(SO_MARK, 5): the program rewrites the value; the socket\'s mark is 0x4b4d', SOL_SOCKET, SO_MARK, '05000000', true],
