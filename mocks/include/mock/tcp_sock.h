@@ -30,11 +30,16 @@ struct mock_tcp_sock_calls mock_tcp_sock_calls;
 
 static __always_inline struct bpf_tcp_sock *mock_tcp_sock_impl(__u64 sk, __u32 protocol)
 {
+	struct bpf_tcp_sock *tp = &mock_tcp_sock;
+
 	mock_tcp_sock_calls.count += 1;
 	mock_tcp_sock_calls.last_sk = sk;
 	if (mock_tcp_sock_cfg.force_null || (protocol && protocol != MOCK_IPPROTO_TCP))
-		return 0;
-	return &mock_tcp_sock;
+		tp = 0;
+	/* one value for the program to test: clang would otherwise thread the program's NULL check
+	 * into these conditions, and branch coverage could not see the program's own branch */
+	mock_barrier_var(tp);
+	return tp;
 }
 
 #define bpf_tcp_sock(sk) mock_tcp_sock_impl(MOCK_SK_ID(sk), mock_sk_protocol((const void *)(sk)))
