@@ -13,8 +13,9 @@ FIXTURE_OBJS := $(patsubst spec/fixtures/%.c,build/fixtures/%.o,$(wildcard spec/
 # CO-RE targets: BTF files of other "kernels" (spec/fixtures/core_btf/*.c: types, no programs,
 # kept out of build/fixtures) and the running kernel's types as C, for fixtures using vmlinux.h.
 CORE_BTFS := $(patsubst spec/fixtures/core_btf/%.c,build/core_btf/%.btf,$(wildcard spec/fixtures/core_btf/*.c))
-# The differential suite's deliberately broken mock: the sendmsg harness with a push_data one byte off.
-DIFF_OBJS := build/differential/sendmsg_broken.o
+# The differential suite's deliberately broken mocks: the sendmsg harness with a push_data one byte
+# off, the sk_skb harness with a bpf_sk_redirect_map that loses BPF_F_INGRESS.
+DIFF_OBJS := build/differential/sendmsg_broken.o build/differential/sk_skb_broken.o
 OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS) $(DIFF_OBJS)
 
 .PHONY: all ebpf_unit_test deps dist vm-deps ci-kernels test-kernels test-differential objects test typecheck isolation precommit install-hook coverage bench bench-native clean
@@ -83,6 +84,10 @@ build/mocks/%.o: mocks/harness/%.c
 build/differential/sendmsg_broken.o: mocks/harness/sendmsg_harness.c spec/differential/broken_push.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -Ibpf -include spec/differential/broken_push.h -MMD -MP -c $< -o $@
+
+build/differential/sk_skb_broken.o: spec/fixtures/diff_sk_skb_harness.c spec/differential/broken_redirect.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -include spec/differential/broken_redirect.h -MMD -MP -c $< -o $@
 
 build/fixtures/%.o: spec/fixtures/%.c
 	@mkdir -p $(@D)

@@ -14,10 +14,22 @@
 //          ("wire") and those that came back to the sender ("back")
 //        attach sockaddr OBJ PROG TYPE [common] --op connect|sendmsg|recvmsg --proto tcp|udp
 //               --to ADDR --port P [--listen ADDR:PORT] [--payload HEX]
-//          TYPE: connect4 connect6 sendmsg4 recvmsg4 sockops; PROG attached to a fresh cgroup this process
-//          moves into; connect: connect() to ADDR:P, then getpeername (and accept on the listener);
-//          sendmsg: sendto ADDR:P, received on the UDP listener; recvmsg: a datagram from the
-//          listener to the socket, whose recvfrom shows the source the program wrote
+//          TYPE: connect4 connect6 sendmsg4 recvmsg4 sockops egress; PROG attached to a fresh cgroup
+//          this process moves into (TYPE tc_egress: a tc program, on the loopback device's egress
+//          through tcx instead, kernel 6.6 or later: guests have no qdisc modules); connect: connect() to ADDR:P, then getpeername (and accept on the
+//          listener); sendmsg: sendto ADDR:P, received on the UDP listener; recvmsg: a datagram from
+//          the listener to the socket, whose recvfrom shows the source the program wrote
+//        attach sock OBJ PROG TYPE [common] --op socket|bind|getsockopt|setsockopt --proto tcp|udp|raw
+//               [--to ADDR --port P] [--level L --optname N [--optlen LEN] [--payload HEX]]
+//          TYPE: sock_create post_bind4 getsockopt setsockopt, attached as above; socket: an IPv4
+//          socket of that protocol, then its SO_MARK and SO_PRIORITY; bind: a socket bound to
+//          ADDR:P; getsockopt: the option read into a zeroed buffer of LEN bytes; setsockopt: the
+//          option set to the payload, then read back (4 bytes)
+//        attach skskb OBJ VERDICT --parser PROG --sockmap MAP [--payload HEX]
+//          a TCP connection on loopback; the accepting end goes in the object's MAP at key 0, with
+//          PROG as its stream parser and VERDICT as its stream verdict; one send of the payload
+//          from the connecting end, then the bytes each end read until it stayed quiet for 1 s:
+//          the accepting end's ("wire") and the connecting end's ("back")
 //   common: --set MAP:KEYHEX=VALUEHEX (before attaching), --storage MAP[:VALUEHEX] (sk storage of
 //           the socket under test: set before the call when given, printed after), --dump MAP (every
 //           entry after), --ringbuf MAP (every record after), --tail MAP:INDEX=OBJ:PROG (PROG of
@@ -28,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +56,8 @@
 #define SO_NETNS_COOKIE 71
 #endif
 #define MAX_ARGS 16
+/* enum bpf_attach_type's BPF_TCX_EGRESS (kernel 6.6), newer than Debian 12's headers */
+#define DIFF_TCX_EGRESS 47
 
 static void die(const char *what)
 {
@@ -69,8 +84,8 @@ static int in_guest(void)
 struct opts {
 	const char *set[MAX_ARGS], *dump[MAX_ARGS], *ringbuf[MAX_ARGS], *tail[MAX_ARGS];
 	int nset, ndump, nringbuf, ntail;
-	const char *storage, *payload, *sockmap, *op, *proto, *to, *listen;
-	int family, port, peer_key;
+	const char *storage, *payload, *sockmap, *op, *proto, *to, *listen, *parser;
+	int family, port, peer_key, level, optname, optlen;
 };
 
 static struct bpf_map *map_named(struct bpf_object *obj, const char *name)
@@ -101,7 +116,8 @@ static void set_entries(struct bpf_object *obj, struct opts *o)
 	}
 }
 
-static struct bpf_object *load(const char *path, const char *prog_name, struct bpf_program **prog);
+static struct bpf_object *load(const char *path, const char *prog_name, const char *also_name,
+			       struct bpf_program **prog, struct bpf_program **also);
 
 /* "MAP:INDEX=OBJ:PROG": a program of another object in a program array of this one */
 static void set_tails(struct bpf_object *obj, struct opts *o)
@@ -117,7 +133,7 @@ static void set_tails(struct bpf_object *obj, struct opts *o)
 		}
 		*colon = *eq = *pcolon = 0;
 		int index = atoi(colon + 1);
-		load(eq + 1, pcolon + 1, &p);
+		load(eq + 1, pcolon + 1, NULL, &p, NULL);
 		int fd = bpf_program__fd(p);
 		if (bpf_map_update_elem(bpf_map__fd(map_named(obj, s)), &index, &fd, BPF_ANY))
 			die(o->tail[i]);
@@ -205,7 +221,9 @@ static void print_ringbufs(struct bpf_object *obj, struct opts *o)
 	printf("}");
 }
 
-static struct bpf_object *load(const char *path, const char *prog_name, struct bpf_program **prog)
+/* PROG (and ALSO, when named) of the object at path; its other programs are not loaded */
+static struct bpf_object *load(const char *path, const char *prog_name, const char *also_name,
+			       struct bpf_program **prog, struct bpf_program **also)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
 	struct bpf_program *p;
@@ -215,12 +233,15 @@ static struct bpf_object *load(const char *path, const char *prog_name, struct b
 	*prog = NULL;
 	bpf_object__for_each_program(p, obj) {
 		int it = !strcmp(bpf_program__name(p), prog_name);
-		bpf_program__set_autoload(p, it);
+		int other = also_name && !strcmp(bpf_program__name(p), also_name);
+		bpf_program__set_autoload(p, it || other);
 		if (it)
 			*prog = p;
+		if (other)
+			*also = p;
 	}
-	if (!*prog) {
-		fprintf(stderr, "attach: no program %s in %s\n", prog_name, path);
+	if (!*prog || (also_name && !*also)) {
+		fprintf(stderr, "attach: no program %s in %s\n", *prog ? also_name : prog_name, path);
 		exit(2);
 	}
 	if (bpf_object__load(obj))
@@ -383,6 +404,16 @@ static enum bpf_attach_type sockaddr_type(const char *name)
 		return BPF_CGROUP_UDP4_RECVMSG;
 	if (!strcmp(name, "sockops"))
 		return BPF_CGROUP_SOCK_OPS;
+	if (!strcmp(name, "egress"))
+		return BPF_CGROUP_INET_EGRESS;
+	if (!strcmp(name, "sock_create"))
+		return BPF_CGROUP_INET_SOCK_CREATE;
+	if (!strcmp(name, "post_bind4"))
+		return BPF_CGROUP_INET4_POST_BIND;
+	if (!strcmp(name, "getsockopt"))
+		return BPF_CGROUP_GETSOCKOPT;
+	if (!strcmp(name, "setsockopt"))
+		return BPF_CGROUP_SETSOCKOPT;
 	fprintf(stderr, "attach: unknown attach type %s\n", name);
 	exit(2);
 }
@@ -396,9 +427,124 @@ static void write_file(const char *path, const char *text)
 	close(fd);
 }
 
+/* the operations of `attach sock`: on a socket the test does not connect */
+static int sock_op(const char *op)
+{
+	return !strcmp(op, "socket") || !strcmp(op, "bind") || !strcmp(op, "getsockopt") || !strcmp(op, "setsockopt");
+}
+
+static void print_option(const char *key, int fd, int level, int optname, socklen_t len)
+{
+	unsigned char *buf = calloc(1, len + 1);
+
+	if (getsockopt(fd, level, optname, buf, &len))
+		printf(",\"%s\":%d", key, -errno);
+	else {
+		printf(",\"%s\":", key);
+		puthex_string(buf, len);
+	}
+	free(buf);
+}
+
+static void sock_call(struct opts *o, struct sockaddr_storage *to, socklen_t to_len)
+{
+	int raw = o->proto && !strcmp(o->proto, "raw"), udp = o->proto && !strcmp(o->proto, "udp");
+	int type = raw ? SOCK_RAW : udp ? SOCK_DGRAM : SOCK_STREAM;
+	int fd = socket(AF_INET, type, raw ? IPPROTO_ICMP : 0);
+
+	if (!strcmp(o->op, "socket")) {
+		printf("\"socket\":%d", fd < 0 ? -errno : 0);
+		if (fd >= 0) {
+			print_option("mark", fd, SOL_SOCKET, SO_MARK, 4);
+			print_option("priority", fd, SOL_SOCKET, SO_PRIORITY, 4);
+		}
+	} else if (fd < 0) {
+		die("socket");
+	} else if (!strcmp(o->op, "bind")) {
+		printf("\"bind\":%d", bind(fd, (struct sockaddr *)to, to_len) ? -errno : 0);
+	} else if (!strcmp(o->op, "getsockopt")) {
+		socklen_t len = o->optlen;
+		unsigned char *buf = calloc(1, len + 1);
+		int ret = getsockopt(fd, o->level, o->optname, buf, &len);
+
+		printf("\"ret\":%d", ret ? -errno : 0);
+		if (!ret) {
+			printf(",\"optlen\":%u,\"optval\":", len);
+			puthex_string(buf, len);
+		}
+	} else {
+		__u32 plen = 0;
+		unsigned char *value = o->payload ? unhex(o->payload, &plen) : NULL;
+
+		printf("\"ret\":%d", setsockopt(fd, o->level, o->optname, value, plen) ? -errno : 0);
+		print_option("after", fd, o->level, o->optname, 4);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* everything fd receives until it stays quiet for 1 s (or ends) */
+static unsigned char *drain_quiet(int fd, size_t *got)
+{
+	unsigned char *buf = malloc(1 << 16);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	*got = 0;
+	while (*got < (1 << 16) && poll(&p, 1, 1000) == 1) {
+		n = recv(fd, buf + *got, (1 << 16) - *got, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		*got += n;
+	}
+	return buf;
+}
+
+static int skskb(struct bpf_object *obj, struct bpf_program *verdict, struct bpf_program *parser, struct opts *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sockaddr_of("127.0.0.1", 0, &ss);
+	int lfd = sock(AF_INET, SOCK_STREAM), cfd, pfd, map_fd, zero = 0;
+	__u32 plen = 0;
+	unsigned char *payload = o->payload ? unhex(o->payload, &plen) : (unsigned char *)"";
+
+	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&ss, &len))
+		die("listen");
+	cfd = sock(AF_INET, SOCK_STREAM);
+	if (connect(cfd, (struct sockaddr *)&ss, len))
+		die("connect");
+	pfd = accept(lfd, NULL, NULL);
+	if (pfd < 0)
+		die("accept");
+	timeouts(pfd);
+	map_fd = bpf_map__fd(map_named(obj, o->sockmap));
+	if (bpf_prog_attach(bpf_program__fd(parser), map_fd, BPF_SK_SKB_STREAM_PARSER, 0))
+		die("attach stream parser");
+	if (bpf_prog_attach(bpf_program__fd(verdict), map_fd, BPF_SK_SKB_STREAM_VERDICT, 0))
+		die("attach stream verdict");
+	if (bpf_map_update_elem(map_fd, &zero, &pfd, BPF_ANY))
+		die("sockmap update");
+
+	ssize_t sent = send(cfd, payload, plen, 0);
+	int send_errno = errno;
+	size_t got = 0, back = 0;
+	unsigned char *wire = drain_quiet(pfd, &got);
+	unsigned char *returned = drain_quiet(cfd, &back);
+	printf("{\"sent\":%zd", sent < 0 ? -(ssize_t)send_errno : sent);
+	printf(",\"wire\":");
+	puthex_string(wire, got);
+	printf(",\"back\":");
+	puthex_string(returned, back);
+	printf("}\n");
+	bpf_prog_detach2(bpf_program__fd(verdict), map_fd, BPF_SK_SKB_STREAM_VERDICT);
+	bpf_prog_detach2(bpf_program__fd(parser), map_fd, BPF_SK_SKB_STREAM_PARSER);
+	return 0;
+}
+
 static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const char *type_name, struct opts *o)
 {
-	enum bpf_attach_type type = sockaddr_type(type_name);
+	int tc = !strcmp(type_name, "tc_egress");
+	enum bpf_attach_type type = tc ? 0 : sockaddr_type(type_name);
 	int udp = o->proto && !strcmp(o->proto, "udp");
 	struct sockaddr_storage to, lst, peer;
 	socklen_t to_len, lst_len = 0, peer_len = sizeof(peer);
@@ -407,11 +553,11 @@ static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const 
 	__u32 plen = 1;
 	unsigned char *payload = o->payload ? unhex(o->payload, &plen) : (unsigned char *)"x";
 
-	if (!o->op || !o->to) {
+	if (!o->op || (!o->to && !sock_op(o->op))) {
 		fprintf(stderr, "attach: sockaddr needs --op and --to\n");
 		exit(2);
 	}
-	to_len = sockaddr_of(o->to, o->port, &to);
+	to_len = sockaddr_of(o->to ? o->to : "127.0.0.1", o->port, &to);
 	family = to.ss_family;
 	set_entries(obj, o);
 	set_tails(obj, o);
@@ -425,8 +571,13 @@ static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const 
 	if (cg < 0)
 		die(cgdir);
 	write_file(procs, pid);
-	if (bpf_prog_attach(bpf_program__fd(prog), cg, type, 0))
+	if (tc) {
+		/* the guest's lo is ifindex 1 */
+		if (bpf_prog_attach(bpf_program__fd(prog), 1, DIFF_TCX_EGRESS, 0))
+			die("attach to lo egress");
+	} else if (bpf_prog_attach(bpf_program__fd(prog), cg, type, 0)) {
 		die("attach to the cgroup");
+	}
 	/* after moving into the cgroup: a socket belongs to the cgroup it was created in (recvmsg4
 	 * runs for the receiving socket) */
 	if (o->listen) {
@@ -437,7 +588,9 @@ static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const 
 	}
 
 	printf("{");
-	if (!strcmp(o->op, "recvmsg")) {
+	if (sock_op(o->op)) {
+		sock_call(o, &to, to_len);
+	} else if (!strcmp(o->op, "recvmsg")) {
 		/* the socket under test is the listener; a datagram comes to it from another socket */
 		if (lfd < 0)
 			die("recvmsg needs --listen");
@@ -490,7 +643,10 @@ static int sockaddr_run(struct bpf_object *obj, struct bpf_program *prog, const 
 	print_dumps(obj, o);
 	print_ringbufs(obj, o);
 	printf("}\n");
-	bpf_prog_detach2(bpf_program__fd(prog), cg, type);
+	if (tc)
+		bpf_prog_detach2(bpf_program__fd(prog), 1, DIFF_TCX_EGRESS);
+	else
+		bpf_prog_detach2(bpf_program__fd(prog), cg, type);
 	write_file("/sys/fs/cgroup/cgroup.procs", pid);
 	rmdir(cgdir);
 	return 0;
@@ -519,7 +675,8 @@ int main(int argc, char **argv)
 		printf("{\"cookie\":\"%llu\"}\n", (unsigned long long)cookie);
 		return 0;
 	}
-	first = !strcmp(argv[1], "skmsg") ? 4 : !strcmp(argv[1], "sockaddr") ? 5 : 0;
+	first = !strcmp(argv[1], "skmsg") || !strcmp(argv[1], "skskb") ? 4 :
+		!strcmp(argv[1], "sockaddr") || !strcmp(argv[1], "sock") ? 5 : 0;
 	if (!first || argc < first)
 		return 2;
 	for (int i = first; i < argc; i++) {
@@ -556,10 +713,27 @@ int main(int argc, char **argv)
 			o.port = atoi(v);
 		else if (!strcmp(a, "--listen"))
 			o.listen = v;
+		else if (!strcmp(a, "--parser"))
+			o.parser = v;
+		else if (!strcmp(a, "--level"))
+			o.level = atoi(v);
+		else if (!strcmp(a, "--optname"))
+			o.optname = atoi(v);
+		else if (!strcmp(a, "--optlen"))
+			o.optlen = atoi(v);
 		else
 			return 2;
 	}
-	obj = load(argv[2], argv[3], &prog);
+	if (!strcmp(argv[1], "skskb")) {
+		struct bpf_program *parser;
+
+		if (!o.parser || !o.sockmap)
+			return 2;
+		obj = load(argv[2], argv[3], o.parser, &prog, &parser);
+		setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+		return skskb(obj, prog, parser, &o);
+	}
+	obj = load(argv[2], argv[3], NULL, &prog, NULL);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	return first == 4 ? skmsg(obj, prog, &o) : sockaddr_run(obj, prog, argv[4], &o);
 }

@@ -19,8 +19,16 @@ const LIBRARY: Record<string, Entry> = {
     checks: [
       ['spec/differential/cgroup_sock.spec.ts', 'connect4, TCP to a service'],
       ['spec/differential/sendmsg.spec.ts', 'IPv4, sent to a waypoint'],
+      ['spec/differential/skb_sock.spec.ts', 'the SYN of a TCP connect'],
+      ['spec/differential/sock.spec.ts', 'a UDP socket gets the mark and priority the program writes'],
+      ['spec/differential/sock.spec.ts', 'a bind to port 7 is refused'],
+      ['spec/differential/sockopt.spec.ts', 'getsockopt(IP_TOS): the program answers one byte'],
+      ['spec/differential/sockopt.spec.ts', 'setsockopt(SO_MARK, 5)'],
+      ['spec/differential/sockopt.spec.ts', 'the program takes it (optlen -1)'],
+      ['spec/differential/sockopt.spec.ts', 'the program answers in place of the kernel'],
+      ['spec/differential/sockopt.spec.ts', 'the program leaves the kernel'],
     ],
-    partial: 'the sock_addr and sk_msg contexts are compared; the skb context is the kernel\'s own in spec/mock/fidelity.spec.ts; the sock_ops context at one op; sock and sockopt contexts have no attached counterpart here',
+    partial: 'the sock_addr, sk_msg, sock (sock_create, post_bind4) and sockopt (getsockopt, setsockopt) contexts are compared, and skb->sk in cgroup_skb egress; the skb context\'s packet is the kernel\'s own in spec/mock/fidelity.spec.ts; the sock_ops context at one op; a sockopt value shorter than 14 bytes is a padded packet re-hosted (an XDP test run\'s minimum), so only programs that stay within optlen are compared',
   },
   'msg.h': {
     checks: [
@@ -29,8 +37,11 @@ const LIBRARY: Record<string, Entry> = {
       ['spec/differential/msg_ops.spec.ts', 'removes the first 4 bytes'],
       ['spec/differential/msg_ops.spec.ts', 'leaves the message as it was'],
       ['spec/differential/msg_ops.spec.ts', 'is refused (-EINVAL)'],
+      ['spec/differential/msg_ops.spec.ts', 'removes bytes 4..8'],
+      ['spec/differential/msg_ops.spec.ts', 'moves msg->data to byte 4'],
+      ['spec/differential/msg_ops.spec.ts', 'then a pull of the pushed bytes'],
     ],
-    partial: 'pushes and pops at start 0: the mock moves bytes only there (a push at a later start changes where the kernel\'s data window ends, which the mock models only through limitMessage)',
+    partial: 'push, pull and pop at start 0 and 4; after a pull the kernel\'s window ends at the pull\'s end and the mock\'s at the message\'s end (stated in the check): a program writing past what it pulled is not caught; the window a push leaves without a pull is the kernel\'s first scatterlist element, modelled only through limitMessage',
   },
   'sk_storage.h': {
     checks: [
@@ -56,17 +67,32 @@ const LIBRARY: Record<string, Entry> = {
     partial: 'the kernel\'s clock is not the mock\'s: only whether the program read it into connect_ns is compared',
   },
   'skb.h': {
-    checks: [['spec/mock/fidelity.spec.ts', 'natively and re-hosted']],
-    partial: 'cgroup_skb is test-runnable: the kernel\'s own bpf_skb_load_bytes(_relative) in a native run is the reference, on the host and in every guest; bpf_sk_fullsock is not compared',
+    checks: [
+      ['spec/mock/fidelity.spec.ts', 'natively and re-hosted'],
+      ['spec/differential/skb_sock.spec.ts', 'a full TCP socket'],
+      ['spec/differential/skb_sock.spec.ts', 'the SYN-ACK of a request socket'],
+    ],
+    partial: 'cgroup_skb is test-runnable: the kernel\'s own bpf_skb_load_bytes(_relative) in a native run is the reference, on the host and in every guest; bpf_sk_fullsock\'s NULL for a request socket is compared on kernels with tcx (6.6+: the guests have no qdisc modules for tc), a time-wait socket\'s is not',
   },
-  'tcp_sock.h': { reason: 'returns the struct bpf_tcp_sock the test writes; the kernel\'s fields (RTT, cwnd, bytes acked) come from a live connection\'s timing, which no input controls' },
+  'tcp_sock.h': {
+    checks: [['spec/differential/skb_sock.spec.ts', 'bpf_tcp_sock fields read the same'], ['spec/differential/skb_sock.spec.ts', 'bpf_tcp_sock gives NULL']],
+    partial: 'NULL or not is compared (TCP and UDP sockets); the fields come from a live connection, which no input controls: the mock is given the kernel\'s values and what is compared is that they reach the program the same way',
+  },
   'sock_ops.h': {
-    checks: [['spec/differential/sock_ops.spec.ts', 'the unknown bits returned, the known ones set']],
-    partial: 'a full socket only: the -EINVAL of a request socket (passive side, before accept) is not compared',
+    checks: [
+      ['spec/differential/sock_ops.spec.ts', 'the unknown bits returned, the known ones set'],
+      ['spec/differential/sock_ops.spec.ts', 'on the request socket of the passive side (not a full socket): -EINVAL'],
+    ],
   },
   'redirect.h': {
-    checks: [['spec/differential/redirect.spec.ts', 'drops the message: the send fails with EACCES'], ['spec/differential/redirect.spec.ts', 'back to the sender']],
-    partial: 'bpf_msg_redirect_map (sk_msg) only: bpf_sk_redirect_map is the same mock, for sk_skb programs, which have no attached check here',
+    checks: [
+      ['spec/differential/redirect.spec.ts', 'drops the message: the send fails with EACCES'],
+      ['spec/differential/redirect.spec.ts', 'back to the sender'],
+      ['spec/differential/sk_skb.spec.ts', 'sends what it received back out, to the sender'],
+      ['spec/differential/sk_skb.spec.ts', 'queues it for that socket to read'],
+      ['spec/differential/sk_skb.spec.ts', 'a key without a socket drops what was received'],
+      ['spec/differential/sk_skb.spec.ts', 'a bpf_sk_redirect_map mock that loses BPF_F_INGRESS'],
+    ],
   },
 };
 

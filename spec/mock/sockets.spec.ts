@@ -6,6 +6,7 @@ import { useHarness } from '../../src/mock/harness';
 import { AF_INET, AF_INET6, ip4, port } from '../../src/structs';
 
 const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
 const BPF_TCP_ESTABLISHED = 1;
 
 describe('re-hosted sockets (spec/fixtures/socks.c)', () => {
@@ -24,6 +25,25 @@ describe('re-hosted sockets (spec/fixtures/socks.c)', () => {
         dst_port: port(9080), state: BPF_TCP_ESTABLISHED, snd_cwnd: 10,
       });
       expect(h().get('mock_tcp_sock_calls')).to.deep.include({ count: 1, last_sk: 5n });
+    });
+
+    it('a socket whose protocol is not TCP (UDP here): bpf_tcp_sock returns NULL, as the kernel does', () => {
+      h().mocks.ctx.skb.set({ family: AF_INET, sk: 5n });
+      h().mocks.ctx.skbSock.set({ family: AF_INET, protocol: IPPROTO_UDP });
+      h().mocks.setTcpSock({ snd_cwnd: 10 });
+      run('xdp_skb_sock');
+      expect(seen()).to.deep.include({ not_full: 0, protocol: IPPROTO_UDP, snd_cwnd: 0 });
+      expect(h().get('mock_tcp_sock_calls')).to.deep.include({ count: 1, last_sk: 5n });
+    });
+
+    it('a socket whose state is a request socket\'s (BPF_TCP_NEW_SYN_RECV) or time-wait: bpf_sk_fullsock returns NULL, as the kernel does', () => {
+      for (const state of [12, 6]) {
+        h().reset();
+        h().mocks.ctx.skb.set({ sk: 5n });
+        h().mocks.ctx.skbSock.set({ family: AF_INET, protocol: IPPROTO_TCP, state });
+        run('xdp_skb_sock');
+        expect(seen(), `state ${state}`).to.deep.include({ null_sk: 0, not_full: 1, protocol: 0 });
+      }
     });
 
     it('sk 0: skb->sk is NULL', () => {

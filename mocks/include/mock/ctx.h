@@ -166,6 +166,24 @@ static __always_inline __u64 mock_sk_id(const void *sk)
 	return (__u64)(unsigned long)sk;
 }
 
+/* The protocol of a socket one of these contexts describes (0 when the test left it unset). */
+static __always_inline __u32 mock_sk_protocol(const void *sk)
+{
+	if (__builtin_object_size(sk, 2) >= sizeof(struct mock_sock_ctx))
+		return mock_sock.protocol;
+	if (sk == &mock_sock_addr_sock)
+		return mock_sock_addr_sock.protocol;
+	if (sk == &mock_sock_ops_sock)
+		return mock_sock_ops_sock.protocol;
+	if (sk == &mock_sockopt_sock)
+		return mock_sockopt_sock.protocol;
+	if (sk == &mock_skb_sock)
+		return mock_skb_sock.protocol;
+	if (sk == &mock_sk_msg_sock)
+		return mock_sk_msg_sock.protocol;
+	return 0;
+}
+
 static __always_inline void mock_skb_begin(struct mock_skb_ctx *c, struct xdp_md *xdp)
 {
 	c->skb = mock_skb;

@@ -13,8 +13,13 @@
  *   Kernel rules kept: flags != 0 or start > size -> -EINVAL; len 0 -> 0, no change. The XDP
  *   headroom limits len to about 200 bytes (-ENOMEM beyond).
  * bpf_msg_pull_data: recorded; -EINVAL for flags != 0, end <= start or end > size, else
- *   mock_msg_cfg.pull_ret (default 0). The window stays the whole message.
- * bpf_msg_pop_data: start 0 only (bpf_xdp_adjust_head); other starts -EOPNOTSUPP.
+ *   mock_msg_cfg.pull_ret (default 0). A pull that succeeds moves msg->data to byte `start`, as
+ *   the kernel does; msg->data_end stays at the end of the message (the kernel's is at `end`:
+ *   a program that writes past `end` is not caught here). A later push or pop resets the window
+ *   to the whole message.
+ * bpf_msg_pop_data: removes len bytes at start: the first start bytes (at most
+ *   MOCK_MSG_MAX_SHIFT) move forward by len, then the head shrinks (bpf_xdp_adjust_head);
+ *   a later start -EOPNOTSUPP.
  * Default (all zero): push/pull/pop succeed, no window limit.
  */
 #ifndef MOCK_MSG_H
@@ -25,6 +30,7 @@
 #define MOCK_MSG_MAX_CALLS 8
 #define MOCK_MSG_MAX_SHIFT 64
 #define MOCK_MSG_MAX_PUSH 256
+#define MOCK_MSG_MIN_SIZE 14 /* the smallest XDP packet */
 
 /* The context a harness builds on its stack: md must stay the first member. */
 struct mock_sk_msg_ctx {
@@ -185,8 +191,31 @@ static __always_inline long mock_msg_pull_data(struct sk_msg_md *msg, __u32 star
 		ret = -MOCK_EINVAL;
 	else
 		ret = mock_msg_cfg.pull_ret;
+	/* start < size, which an XDP test run keeps far below 0xffff: the mask only tells the verifier */
+	if (!ret)
+		c->md.data = (__u8 *)(long)c->xdp->data + (start & 0xffff);
 	mock_msg_record(MOCK_MSG_PULL, start, end, flags, ret);
 	return ret;
+}
+
+/* The first start bytes moved forward by len, last byte first (the ranges may overlap). */
+static __always_inline void mock_msg_shift_head(struct mock_sk_msg_ctx *c, __u32 start, __u32 len)
+{
+	__u8 *data = (__u8 *)(long)c->xdp->data, *end = (__u8 *)(long)c->xdp->data_end;
+	__u32 i;
+
+	for (i = 0; i < MOCK_MSG_MAX_SHIFT; i++) {
+		__u8 *src, *dst;
+
+		mock_barrier_var(i);
+		if (i >= start)
+			break;
+		src = data + (start - 1 - i);
+		dst = src + (len & 0x1fff);
+		if (dst + 1 > end)
+			break;
+		*dst = *src;
+	}
 }
 
 static __always_inline long mock_msg_pop_data(struct sk_msg_md *msg, __u32 start, __u32 len, __u64 flags)
@@ -198,14 +227,14 @@ static __always_inline long mock_msg_pop_data(struct sk_msg_md *msg, __u32 start
 		ret = mock_msg_cfg.pop_ret;
 	else if (flags || start + len > c->md.size)
 		ret = -MOCK_EINVAL;
-	else if (start != 0)
+	else if (start > MOCK_MSG_MAX_SHIFT)
 		ret = -MOCK_EOPNOTSUPP;
-	else if (len > 4096)
-		ret = -MOCK_EINVAL;
-	else if (bpf_xdp_adjust_head(c->xdp, (int)len))
-		ret = -MOCK_EINVAL;
-	else
-		ret = 0;
+	else if (len > 4096 || c->md.size - len < MOCK_MSG_MIN_SIZE)
+		ret = -MOCK_EINVAL; /* below 14 bytes: what an XDP packet cannot shrink to */
+	else {
+		mock_msg_shift_head(c, start, len);
+		ret = bpf_xdp_adjust_head(c->xdp, (int)len) ? -MOCK_EINVAL : 0;
+	}
 	mock_msg_refresh(c);
 	mock_msg_record(MOCK_MSG_POP, start, len, flags, ret);
 	return ret;

@@ -15,8 +15,9 @@
  * bpf_skb_load_bytes_relative(skb, offset, to, len, start_header): the same from the MAC header
  *   (BPF_HDR_START_MAC: byte 0 of the harness packet) or the network header (BPF_HDR_START_NET:
  *   byte 14); another start_header -> -EFAULT with `to` zeroed.
- * bpf_sk_fullsock(sk): re-hosted, skb->sk is &mock_skb_sock (ctx.h), a full socket: returned as
- *   is, or NULL when mock_sk_fullsock_cfg.not_full is set (a request or time-wait socket).
+ * bpf_sk_fullsock(sk): re-hosted, skb->sk is &mock_skb_sock (ctx.h): returned as is, or NULL
+ *   when its state says it is a request or time-wait socket (BPF_TCP_NEW_SYN_RECV,
+ *   BPF_TCP_TIME_WAIT: the kernel's rule) or mock_sk_fullsock_cfg.not_full is set.
  */
 #ifndef MOCK_SKB_H
 #define MOCK_SKB_H
@@ -73,7 +74,11 @@ static __always_inline long mock_skb_load_bytes_relative_impl(struct mock_skb_ct
 
 static __always_inline struct bpf_sock *mock_sk_fullsock_impl(void)
 {
-	return mock_sk_fullsock_cfg.not_full ? 0 : &mock_skb_sock;
+	__u32 state = mock_skb_sock.state;
+
+	if (mock_sk_fullsock_cfg.not_full || state == BPF_TCP_NEW_SYN_RECV || state == BPF_TCP_TIME_WAIT)
+		return 0;
+	return &mock_skb_sock;
 }
 
 #define bpf_sk_fullsock(sk)                                                                \

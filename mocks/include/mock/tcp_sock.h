@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * bpf_tcp_sock -> &mock_tcp_sock (a struct bpf_tcp_sock in the UAPI layout, written by the
- * test), or NULL when mock_tcp_sock_cfg.force_null is set. Default: a TCP socket whose fields
- * are all 0 (like the kernel for a TCP socket; the kernel gives NULL for other sockets).
+ * test), or NULL when mock_tcp_sock_cfg.force_null is set or the socket's context says it is
+ * not TCP (a protocol set and not IPPROTO_TCP: the kernel gives NULL for those). Default: a TCP
+ * socket whose fields are all 0.
  */
 #ifndef MOCK_TCP_SOCK_H
 #define MOCK_TCP_SOCK_H
@@ -25,15 +26,22 @@ struct mock_tcp_sock_calls {
 };
 struct mock_tcp_sock_calls mock_tcp_sock_calls;
 
-static __always_inline struct bpf_tcp_sock *mock_tcp_sock_impl(__u64 sk)
+#define MOCK_IPPROTO_TCP 6
+
+static __always_inline struct bpf_tcp_sock *mock_tcp_sock_impl(__u64 sk, __u32 protocol)
 {
+	struct bpf_tcp_sock *tp = &mock_tcp_sock;
+
 	mock_tcp_sock_calls.count += 1;
 	mock_tcp_sock_calls.last_sk = sk;
-	if (mock_tcp_sock_cfg.force_null)
-		return 0;
-	return &mock_tcp_sock;
+	if (mock_tcp_sock_cfg.force_null || (protocol && protocol != MOCK_IPPROTO_TCP))
+		tp = 0;
+	/* one value for the program to test: clang would otherwise thread the program's NULL check
+	 * into these conditions, and branch coverage could not see the program's own branch */
+	mock_barrier_var(tp);
+	return tp;
 }
 
-#define bpf_tcp_sock(sk) mock_tcp_sock_impl(MOCK_SK_ID(sk))
+#define bpf_tcp_sock(sk) mock_tcp_sock_impl(MOCK_SK_ID(sk), mock_sk_protocol((const void *)(sk)))
 
 #endif
