@@ -1,7 +1,7 @@
 // bpf() commands over one reusable scratch buffer laid out as [attr (160 bytes) | payload].
 // Pointers inside attr point into the same buffer, so nothing the kernel reads or writes can be
 // collected while the call runs (the GC hazard of passing bare addresses).
-import { addressOf, bpfSyscall, closeFd } from './ffi';
+import { addressOf, bpfSyscall, closeFd, withSignalsHeld } from './ffi';
 import { missingBpfCapabilities } from './capabilities';
 import { PermissionError, SyscallError } from '../errors';
 
@@ -94,7 +94,7 @@ export const scratch = new Scratch(1 << 16);
  * errors (it throws only when the kernel wrote past what prepare() reserved). */
 export function bpfRaw(cmd: Cmd, attrSize: number): { value: number; errno: number } {
   if (attrSize > ATTR_SIZE) throw new Error(`bpfunit bug: ${CMD_NAMES[cmd] ?? cmd} attr of ${attrSize} bytes`);
-  const r = bpfSyscall(cmd, scratch.buf, attrSize);
+  const r = cmd === Cmd.PROG_LOAD ? withSignalsHeld(() => bpfSyscall(cmd, scratch.buf, attrSize)) : bpfSyscall(cmd, scratch.buf, attrSize);
   try {
     scratch.checkGuard(cmd);
   } catch (e) {

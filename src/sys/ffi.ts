@@ -85,6 +85,33 @@ export function closeFd(fd: number): void {
   load(syscallNoErrno);
 }
 
+// Signals are held while the kernel verifies a program: the verifier gives up with EAGAIN whenever
+// one is pending, so a profiler's SIGPROF (node --cpu-prof samples every millisecond) failed every
+// program whose verification takes longer, and retrying does not help. Held signals are delivered
+// when the mask is restored; SIGKILL and SIGSTOP cannot be held.
+const SIG_BLOCK = 0;
+const SIG_SETMASK = 2;
+const sigsets = Buffer.alloc(16).fill(0xff, 0, 8); // [0, 8): every signal; [8, 16): the mask before
+let sigsetsAddress = 0;
+const sigmaskCall = { library: 'libc', funcName: 'pthread_sigmask', retType: DataType.I32, paramsType: [DataType.I32, DataType.I64, DataType.I64], paramsValue: [0, 0, 0] };
+let holding = false;
+
+/** Runs fn with every signal held on this thread (one crossing before, one after). */
+export function withSignalsHeld<T>(fn: () => T): T {
+  if (holding) return fn();
+  sigsetsAddress ||= Number(addressOf(sigsets));
+  sigmaskCall.paramsValue = [SIG_BLOCK, sigsetsAddress, sigsetsAddress + 8];
+  load(sigmaskCall);
+  holding = true;
+  try {
+    return fn();
+  } finally {
+    holding = false;
+    sigmaskCall.paramsValue = [SIG_SETMASK, sigsetsAddress + 8, 0];
+    load(sigmaskCall);
+  }
+}
+
 // mmap(2) and munmap(2), for data sections shared with the kernel. mmap's result is taken as a
 // number (so MAP_FAILED can be told apart) and then turned into the pointer ffi-rs wraps into a
 // Buffer over the mapped memory itself (createExternalBuffer: no copy, no free on GC).
