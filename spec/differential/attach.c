@@ -338,24 +338,41 @@ static unsigned char *drain(int fd, size_t *got)
 	return buf;
 }
 
-static int skmsg(struct bpf_object *obj, struct bpf_program *prog, struct opts *o)
+/* a client socket connected over loopback TCP and the accepted peer */
+static void tcp_pair(int family, int *cfd, int *pfd)
 {
-	int family = o->family == 6 ? AF_INET6 : AF_INET;
 	struct sockaddr_storage ss;
 	socklen_t len = sockaddr_of(family == AF_INET6 ? "::1" : "127.0.0.1", 0, &ss);
-	int lfd = sock(family, SOCK_STREAM), cfd, pfd, map_fd, zero = 0;
-	__u32 plen = 0;
-	unsigned char *payload = o->payload ? unhex(o->payload, &plen) : (unsigned char *)"";
+	int lfd = sock(family, SOCK_STREAM);
 
 	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&ss, &len))
 		die("listen");
-	cfd = sock(family, SOCK_STREAM);
-	if (connect(cfd, (struct sockaddr *)&ss, len))
+	*cfd = sock(family, SOCK_STREAM);
+	if (connect(*cfd, (struct sockaddr *)&ss, len))
 		die("connect");
-	pfd = accept(lfd, NULL, NULL);
-	if (pfd < 0)
+	*pfd = accept(lfd, NULL, NULL);
+	if (*pfd < 0)
 		die("accept");
-	timeouts(pfd);
+	timeouts(*pfd);
+}
+
+/* opens the JSON line: what send() returned (or -errno), what the peer read, what came back */
+static void print_exchange(ssize_t sent, const unsigned char *wire, size_t got, const unsigned char *back, size_t back_len)
+{
+	printf("{\"sent\":%zd", sent);
+	printf(",\"wire\":");
+	puthex_string(wire, got);
+	printf(",\"back\":");
+	puthex_string(back, back_len);
+}
+
+static int skmsg(struct bpf_object *obj, struct bpf_program *prog, struct opts *o)
+{
+	int cfd, pfd, map_fd, zero = 0;
+	__u32 plen = 0;
+	unsigned char *payload = o->payload ? unhex(o->payload, &plen) : (unsigned char *)"";
+
+	tcp_pair(o->family == 6 ? AF_INET6 : AF_INET, &cfd, &pfd);
 	set_entries(obj, o);
 	if (o->storage)
 		set_storage(obj, o->storage, cfd);
@@ -378,11 +395,7 @@ static int skmsg(struct bpf_object *obj, struct bpf_program *prog, struct opts *
 	unsigned char *wire = drain(pfd, &got);
 	shutdown(pfd, SHUT_WR);
 	unsigned char *returned = drain(cfd, &back);
-	printf("{\"sent\":%zd", sent < 0 ? -(ssize_t)send_errno : sent);
-	printf(",\"wire\":");
-	puthex_string(wire, got);
-	printf(",\"back\":");
-	puthex_string(returned, back);
+	print_exchange(sent < 0 ? -(ssize_t)send_errno : sent, wire, got, returned, back);
 	if (o->storage)
 		print_storage(obj, o->storage, cfd);
 	print_dumps(obj, o);
@@ -502,21 +515,11 @@ static unsigned char *drain_quiet(int fd, size_t *got)
 
 static int skskb(struct bpf_object *obj, struct bpf_program *verdict, struct bpf_program *parser, struct opts *o)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sockaddr_of("127.0.0.1", 0, &ss);
-	int lfd = sock(AF_INET, SOCK_STREAM), cfd, pfd, map_fd, zero = 0;
+	int cfd, pfd, map_fd, zero = 0;
 	__u32 plen = 0;
 	unsigned char *payload = o->payload ? unhex(o->payload, &plen) : (unsigned char *)"";
 
-	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&ss, &len))
-		die("listen");
-	cfd = sock(AF_INET, SOCK_STREAM);
-	if (connect(cfd, (struct sockaddr *)&ss, len))
-		die("connect");
-	pfd = accept(lfd, NULL, NULL);
-	if (pfd < 0)
-		die("accept");
-	timeouts(pfd);
+	tcp_pair(AF_INET, &cfd, &pfd);
 	map_fd = bpf_map__fd(map_named(obj, o->sockmap));
 	if (bpf_prog_attach(bpf_program__fd(parser), map_fd, BPF_SK_SKB_STREAM_PARSER, 0))
 		die("attach stream parser");
@@ -530,11 +533,7 @@ static int skskb(struct bpf_object *obj, struct bpf_program *verdict, struct bpf
 	size_t got = 0, back = 0;
 	unsigned char *wire = drain_quiet(pfd, &got);
 	unsigned char *returned = drain_quiet(cfd, &back);
-	printf("{\"sent\":%zd", sent < 0 ? -(ssize_t)send_errno : sent);
-	printf(",\"wire\":");
-	puthex_string(wire, got);
-	printf(",\"back\":");
-	puthex_string(returned, back);
+	print_exchange(sent < 0 ? -(ssize_t)send_errno : sent, wire, got, returned, back);
 	printf("}\n");
 	bpf_prog_detach2(bpf_program__fd(verdict), map_fd, BPF_SK_SKB_STREAM_VERDICT);
 	bpf_prog_detach2(bpf_program__fd(parser), map_fd, BPF_SK_SKB_STREAM_PARSER);
