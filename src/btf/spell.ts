@@ -41,8 +41,11 @@ function spell(btf: Btf, id: number, inner: string, depth: number): string {
       const params = t.params!.map((p) => (p.type === 0 && p.name === '' ? '...' : next(p.type, '')));
       return next(t.type!, `${inner}(${params.length ? params.join(', ') : 'void'})`);
     }
+    // Marked, so that a message comparing one with its definition shows the difference.
     case BtfKind.Fwd:
-      return join(`${t.kindFlag ? 'union' : 'struct'} ${t.name}`, inner);
+      return join(`${t.kindFlag ? 'union' : 'struct'} ${t.name} /* declared only */`, inner);
+    case BtfKind.Int:
+      return join(t.int!.offset ? `${t.name} /* from bit ${t.int!.offset} */` : t.name, inner);
     case BtfKind.TypeTag:
       return next(t.type!, inner); // a tag changes nothing the reader compares
     default: {
