@@ -170,7 +170,7 @@ describe('typed __ksym and kfunc declarations against the kernel', () => {
     }
 
     it('bpf_prog_active: a const typedef of int fits; a pointer does not', () => {
-      expect(compare('ext_kfunc_compat', 'bpf_prog_active')).to.equal(undefined);
+      expect(compare('ext_ksym_compat', 'bpf_prog_active')).to.equal(undefined);
       expect(compare('ext_ksym_typed', 'bpf_prog_active')).to.equal(undefined);
       expect(compare('ext_ksym_wrong_type', 'bpf_prog_active')).to.deep.equal({ local: 'const int *', kernel: 'int' });
     });
