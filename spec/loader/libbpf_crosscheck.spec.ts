@@ -468,7 +468,21 @@ describe('libbpf cross-check', function () {
         expect(ours(fx, plain).retval).to.equal(2); // XDP_PASS
       };
       if (fx === 'ext_ksym_wrong_type') it(title, met); // bpf_prog_active is in every vmlinux BTF
+      else if (fx === 'ext_kfunc_weak_wrong') itRequires(CAST_TO_KERN_CTX, title, { met, unmet: weakAbsent });
       else itRequires(CAST_TO_KERN_CTX, title, { met, unmet: () => kfuncAbsent(fx, user) });
+    }
+
+    // Without the kfunc, the weak one is absent (id 0) on both sides: the verifier refuses the
+    // call both make, the other program loads the same.
+    function weakAbsent() {
+      const theirs = libbpfRun(fixture('ext_kfunc_weak_wrong'), 'weak_call', { data });
+      expect(theirs.ok, 'libbpf loaded weak_call').to.equal(false);
+      const err = expectThrow(() => ours('ext_kfunc_weak_wrong', 'weak_call'), VerifierError);
+      const reason = err.log.trim().split('\n').filter((l) => !/^(processed|verification time)/.test(l)).pop()!;
+      expect(theirs.stderr, 'the verifier refused libbpf for the same reason').to.include(reason);
+      const plain = libbpfRun(fixture('ext_kfunc_weak_wrong'), 'weak_plain', { data });
+      expect(plain.ok, plain.stderr).to.equal(true);
+      expect(ours('ext_kfunc_weak_wrong', 'weak_plain')).to.deep.equal({ retval: 2, tag: plain.tag });
     }
 
     itRequires(CAST_TO_KERN_CTX, 'ext_kfunc_compat: compatible spellings: both load compat_kfunc with equal tags and XDP_PASS', {
