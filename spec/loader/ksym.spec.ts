@@ -27,10 +27,10 @@ function kallsymsAddress(name: string): bigint {
 const LD_IMM64 = 0x18;
 
 /** The program with its kernel symbols resolved (no module BTF is loaded here, so no fd is kept). */
-function resolveKernelSymbols(p: ProgramSpec): ProgramSpec {
+function resolveKernelSymbols(spec: ObjectSpec, name: string): ProgramSpec {
   const symbols = new KernelSymbols();
   try {
-    return symbols.resolve(p);
+    return symbols.resolve(spec.program(name), spec.btf);
   } finally {
     symbols.close();
   }
@@ -40,7 +40,7 @@ describe('__ksym externs', function () {
   this.timeout(30000);
 
   it('an untyped symbol becomes its kallsyms address; weak absent ones (typed or not) become 0', () => {
-    const p = resolveKernelSymbols(ObjectSpec.fromFile(fixture('ext_ksym')).program('ksym_untyped'));
+    const p = resolveKernelSymbols(ObjectSpec.fromFile(fixture('ext_ksym')), 'ksym_untyped');
     const loads = p.instructions.filter((i) => i.opcode === LD_IMM64);
     const addr = kallsymsAddress('__start_rodata');
     const value = (i: (typeof loads)[0]) => (BigInt.asUintN(32, BigInt(i.imm2 ?? 0)) << 32n) | BigInt.asUintN(32, BigInt(i.imm));
@@ -56,7 +56,7 @@ describe('__ksym externs', function () {
 
   itRequires(CAST_TO_KERN_CTX, "a kfunc call carries the function's vmlinux BTF id (BPF_PSEUDO_KFUNC_CALL)", {
     met: () => {
-      const p = resolveKernelSymbols(ObjectSpec.fromFile(fixture('ext_ksym')).program('ksym_kfunc'));
+      const p = resolveKernelSymbols(ObjectSpec.fromFile(fixture('ext_ksym')), 'ksym_kfunc');
       const call = p.instructions.find((i) => i.opcode === 0x85)!;
       expect([call.src, call.imm, call.off]).to.deep.equal([2, vmlinuxId('FUNC', 'bpf_cast_to_kern_ctx'), 0]);
     },
@@ -64,7 +64,7 @@ describe('__ksym externs', function () {
   });
 
   it("a typed variable carries its vmlinux BTF id (BPF_PSEUDO_BTF_ID)", () => {
-    const p = resolveKernelSymbols(ObjectSpec.fromFile(fixture('ext_ksym_typed')).program('ksym_typed'));
+    const p = resolveKernelSymbols(ObjectSpec.fromFile(fixture('ext_ksym_typed')), 'ksym_typed');
     const ld = p.instructions.find((i) => i.opcode === LD_IMM64)!;
     expect([ld.src, ld.imm, ld.imm2]).to.deep.equal([3, vmlinuxId('VAR', 'bpf_prog_active'), 0]);
   });

@@ -4,7 +4,7 @@
 // instructions (equal program tags) and give the same test-run results, which must also be
 // the ones the C source implies.
 import { expect } from 'chai';
-import { Collection, InputError, LinkError, ObjectSpec, Requirement, RunResult } from '../../src';
+import { Collection, InputError, LinkError, ObjectSpec, Requirement, RunResult, VerifierError } from '../../src';
 import {
   BpftoolLoad, bpftoolJson, bpftoolLoadall, BpftoolMap, BpftoolProg, bpftoolRun, expectThrow, fdinfo, fixture, hex,
   CAST_TO_KERN_CTX, FMOD_RET, KALLSYMS_ALL, libbpfRun, pinDir, removePins, TRAMPOLINES,
@@ -129,6 +129,19 @@ const CASES: Case[] = [
     ],
   },
   { fixture: 'ext_ksym_missing', loads: false, runs: [] }, // strong ksym and kfunc the kernel lacks
+  // Declarations whose types do not fit the kernel's (or, without the kfunc, absent): libbpf
+  // refuses the objects; program by program below.
+  { fixture: 'ext_kfunc_arity', loads: false, runs: [] },
+  { fixture: 'ext_kfunc_scalar', loads: false, runs: [] },
+  { fixture: 'ext_kfunc_weak_wrong', loads: false, runs: [] },
+  { fixture: 'ext_ksym_wrong_type', loads: false, runs: [] },
+  {
+    fixture: 'ext_kfunc_compat',
+    loads: true,
+    requires: CAST_TO_KERN_CTX,
+    runs: [{ prog: 'compat_kfunc', data: zeros(14), retval: 2, dataOut: zeros(14) }], // both kfuncs non-NULL
+  },
+  { fixture: 'ext_ksym_compat', loads: true, requires: KALLSYMS_ALL, runs: [] }, // as ext_ksym_typed
   // the kernel places the variable through kallsyms
   { fixture: 'ext_ksym_typed', loads: true, requires: KALLSYMS_ALL, runs: [] },
   {
@@ -409,6 +422,92 @@ describe('libbpf cross-check', function () {
       for (const p of ['missing_symbol', 'missing_kfunc']) {
         expectThrow(() => Collection.load(ObjectSpec.fromFile(obj), { programs: [p] }), LinkError, /does not exist on this kernel/);
       }
+    });
+  });
+
+  describe("declarations against the kernel's types: each program loaded alone", () => {
+    const data = Buffer.alloc(14);
+    const ours = (fx: string, prog: string) => {
+      const coll = Collection.load(ObjectSpec.fromFile(fixture(fx)), { programs: [prog] });
+      try {
+        return { retval: coll.program(prog).run({ data }).retval, tag: fdinfo(coll.program(prog).fd).prog_tag };
+      } finally {
+        coll.close();
+      }
+    };
+    const libbpfRefuses = (fx: string, prog: string, why: RegExp) => {
+      const theirs = libbpfRun(fixture(fx), prog, { data });
+      expect(theirs.ok, `libbpf loaded ${prog}`).to.equal(false);
+      expect(theirs.stderr).to.match(why);
+    };
+    const notFound = /extern \(func ksym\) 'bpf_cast_to_kern_ctx': not found in kernel or module BTFs/;
+    const kfuncAbsent = (fx: string, prog: string) => {
+      libbpfRefuses(fx, prog, notFound);
+      expectThrow(() => ours(fx, prog), LinkError, /'bpf_cast_to_kern_ctx' does not exist on this kernel/);
+    };
+
+    // [fixture, program using the declaration, program that does not, libbpf's message, ours]
+    const wrong: [string, string, string, RegExp, RegExp][] = [
+      ['ext_kfunc_arity', 'arity_call', 'arity_plain', /extern \(func ksym\) 'bpf_cast_to_kern_ctx': func_proto \[\d+\] incompatible with kernel/,
+        /arity_call: the kfunc \(in BTF\) 'bpf_cast_to_kern_ctx' is declared as `void \*\(void \*, __u64\)` here but is `void \*\(void \*\)` in vmlinux BTF/],
+      ['ext_kfunc_scalar', 'scalar_call', 'scalar_plain', /extern \(func ksym\) 'bpf_cast_to_kern_ctx': func_proto \[\d+\] incompatible with kernel/,
+        /scalar_call: the kfunc \(in BTF\) 'bpf_cast_to_kern_ctx' is declared as `void \*\(long\)` here but is `void \*\(void \*\)` in vmlinux BTF/],
+      ['ext_kfunc_weak_wrong', 'weak_call', 'weak_plain', /extern \(func ksym\) 'bpf_cast_to_kern_ctx': func_proto \[\d+\] incompatible with kernel/,
+        /weak_call: the kfunc \(in BTF\) 'bpf_cast_to_kern_ctx' is declared as `void \(void \*\)` here but is `void \*\(void \*\)` in vmlinux BTF.*, __weak or not/],
+      ['ext_ksym_wrong_type', 'wrong_ksym', 'wrong_plain', /extern \(var ksym\) 'bpf_prog_active': incompatible types, expected \[\d+\] ptr , but kernel has \[\d+\] int int/,
+        /wrong_ksym: the kernel variable \(in BTF\) 'bpf_prog_active' is declared as `const int \*` here but is `int` in vmlinux BTF/],
+    ];
+    for (const [fx, user, plain, theirWhy, ourWhy] of wrong) {
+      // The kernel does not compare: it has no copy of the declaration and checks the call
+      // against its own prototype (these calls pass it). libbpf is the only check, so bpfunit
+      // makes it too; libbpf refuses the whole object, bpfunit only the user (a stated difference).
+      const title = `${fx}: libbpf refuses ${user} and ${plain} (the object), bpfunit ${user} naming both types, and loads ${plain}`;
+      const met = () => {
+        for (const prog of [user, plain]) libbpfRefuses(fx, prog, theirWhy);
+        expectThrow(() => ours(fx, user), LinkError, ourWhy);
+        expect(ours(fx, plain).retval).to.equal(2); // XDP_PASS
+      };
+      if (fx === 'ext_ksym_wrong_type') it(title, met); // bpf_prog_active is in every vmlinux BTF
+      else if (fx === 'ext_kfunc_weak_wrong') itRequires(CAST_TO_KERN_CTX, title, { met, unmet: weakAbsent });
+      else itRequires(CAST_TO_KERN_CTX, title, { met, unmet: () => kfuncAbsent(fx, user) });
+    }
+
+    // Without the kfunc, the weak one is absent (id 0) on both sides: the verifier refuses the
+    // call both make, the other program loads the same.
+    function weakAbsent() {
+      const theirs = libbpfRun(fixture('ext_kfunc_weak_wrong'), 'weak_call', { data });
+      expect(theirs.ok, 'libbpf loaded weak_call').to.equal(false);
+      const err = expectThrow(() => ours('ext_kfunc_weak_wrong', 'weak_call'), VerifierError);
+      const reason = err.log.trim().split('\n').filter((l) => !/^(processed|verification time)/.test(l)).pop()!;
+      expect(theirs.stderr, 'the verifier refused libbpf for the same reason').to.include(reason);
+      const plain = libbpfRun(fixture('ext_kfunc_weak_wrong'), 'weak_plain', { data });
+      expect(plain.ok, plain.stderr).to.equal(true);
+      expect(ours('ext_kfunc_weak_wrong', 'weak_plain')).to.deep.equal({ retval: 2, tag: plain.tag });
+    }
+
+    itRequires(CAST_TO_KERN_CTX, 'ext_kfunc_compat: compatible spellings: both load compat_kfunc with equal tags and XDP_PASS', {
+      met: () => {
+        const theirs = libbpfRun(fixture('ext_kfunc_compat'), 'compat_kfunc', { data });
+        expect(theirs.ok, theirs.stderr).to.equal(true);
+        expect(ours('ext_kfunc_compat', 'compat_kfunc')).to.deep.equal({ retval: 2, tag: theirs.tag });
+        expect(theirs.retval).to.equal(2);
+      },
+      unmet: () => kfuncAbsent('ext_kfunc_compat', 'compat_kfunc'),
+    });
+
+    // Both resolve the variable; the kernel then needs kallsyms to place it.
+    itRequires(KALLSYMS_ALL, 'ext_ksym_compat: a compatible spelling: both load compat_ksym with equal tags and retval 1', {
+      met: () => {
+        const theirs = libbpfRun(fixture('ext_ksym_compat'), 'compat_ksym', { data });
+        expect(theirs.ok, theirs.stderr).to.equal(true);
+        expect(ours('ext_ksym_compat', 'compat_ksym')).to.deep.equal({ retval: 1, tag: theirs.tag });
+        expect(theirs.retval).to.equal(1);
+      },
+      unmet: () => {
+        libbpfRefuses('ext_ksym_compat', 'compat_ksym', /failed to find the address for kernel symbol 'bpf_prog_active'/);
+        const err = expectThrow(() => ours('ext_ksym_compat', 'compat_ksym'), VerifierError);
+        expect(err.log).to.match(/failed to find the address for kernel symbol 'bpf_prog_active'/);
+      },
     });
   });
 

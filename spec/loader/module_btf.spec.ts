@@ -61,8 +61,11 @@ function moduleBtf(symbols: [kind: 'func' | 'var', name: string][]): Btf {
 
 const CALL = 0x85;
 const LD_IMM64 = 0x18;
-const kfuncCall = (name: string, weak = false): Instruction => ({ opcode: CALL, dst: 0, src: 2, off: 0, imm: 0, ksym: { name, kind: 'kfunc', weak } });
-const typedLoad = (name: string, weak = false): Instruction => ({ opcode: LD_IMM64, dst: 1, src: 3, off: 0, imm: 0, imm2: 0, ksym: { name, kind: 'typed', weak } });
+// The object's BTF in these specs is vmlinux itself: its declarations are the kernel's types
+// (the module FUNCs' prototype, vmFunc's, int), so they always fit.
+const kfuncCall = (name: string, weak = false): Instruction =>
+  ({ opcode: CALL, dst: 0, src: 2, off: 0, imm: 0, ksym: { name, kind: 'kfunc', weak, type: name === vmFunc.name ? vmFunc.type! : protoId } });
+const typedLoad = (name: string, weak = false): Instruction => ({ opcode: LD_IMM64, dst: 1, src: 3, off: 0, imm: 0, imm2: 0, ksym: { name, kind: 'typed', weak, type: intId } });
 const program = (name: string, instructions: Instruction[]): ProgramSpec => ({ name, section: 'xdp', kind: sectionKind('xdp'), license: 'GPL', instructions });
 const fields = (i: Instruction) => ({ src: i.src, imm: i.imm, imm2: i.imm2, off: i.off });
 
@@ -126,7 +129,7 @@ describe('module BTF', function () {
         const s = symbols();
         const p = program('p', [kfuncCall('zeta_kfunc'), kfuncCall('alpha_kfunc'), typedLoad('mod_counter'), kfuncCall(vmFunc.name)]);
         s.planFdArray([p, program('other', [kfuncCall('beta_kfunc')])]);
-        const r = s.resolve(p).instructions;
+        const r = s.resolve(p, vmlinux).instructions;
         expect(r.map(fields)).to.deep.equal([
           { src: 2, imm: first, imm2: undefined, off: 2 },
           { src: 2, imm: first, imm2: undefined, off: 1 },
@@ -145,7 +148,7 @@ describe('module BTF', function () {
         try {
           const p = program('p', [kfuncCall('nowhere_kfunc', true), typedLoad('nowhere_var', true)]);
           s.planFdArray([p]);
-          expect(s.resolve(p).instructions.map(fields)).to.deep.equal([
+          expect(s.resolve(p, vmlinux).instructions.map(fields)).to.deep.equal([
             { src: 2, imm: 0, imm2: undefined, off: 0 },
             { src: 0, imm: 0, imm2: 0, off: 0 },
           ]);
@@ -160,7 +163,7 @@ describe('module BTF', function () {
         try {
           const p = program('needs_it', [kfuncCall('nowhere_kfunc')]);
           s.planFdArray([p]);
-          expectThrow(() => s.resolve(p), LinkError, /program needs_it: the kfunc \(in BTF\) 'nowhere_kfunc' does not exist on this kernel \(not in vmlinux BTF nor in the BTF of the loaded modules \(mod_a, mod_b\)\)/);
+          expectThrow(() => s.resolve(p, vmlinux), LinkError, /program needs_it: the kfunc \(in BTF\) 'nowhere_kfunc' does not exist on this kernel \(not in vmlinux BTF nor in the BTF of the loaded modules \(mod_a, mod_b\)\)/);
         } finally {
           s.close();
         }
@@ -171,7 +174,7 @@ describe('module BTF', function () {
         opened = 0;
         const p = program('p', [kfuncCall(vmFunc.name)]);
         s.planFdArray([p]);
-        expect(s.resolve(p).instructions[0].off).to.equal(0);
+        expect(s.resolve(p, vmlinux).instructions[0].off).to.equal(0);
         expect([opened, s.fdArray()]).to.deep.equal([0, undefined]);
         s.close();
       });

@@ -1,7 +1,11 @@
 // Where a typed `__ksym` or a kfunc lives in the kernel's BTF, the way libbpf looks: vmlinux
 // first, then each module's split BTF (its own types only, whose ids continue vmlinux's), and
-// the fd_array slots the module BTFs of kfunc calls take. Pure: the BTF is handed in.
+// the fd_array slots the module BTFs of kfunc calls take, and whether the object's declaration
+// of one fits the kernel's. Pure: the BTF is handed in.
+import { typesCompatible } from '../core/types';
+import { LinkError } from '../errors';
 import { Btf, BtfKind } from './btf';
+import { spellType } from './spell';
 
 /** A module's split BTF parsed on top of vmlinux's; its own types start at `firstId`. */
 export interface ModuleBtf { name: string; btf: Btf; firstId: number }
@@ -40,6 +44,29 @@ export function findKernelSymbol<M extends ModuleBtf>(
     if (own !== undefined) return { id: own, module };
   }
   return undefined;
+}
+
+/** A local declaration next to the kernel's, both written in C. */
+export interface TypeMismatch { local: string; kernel: string }
+
+/**
+ * Whether the object's declaration of a typed `__ksym` (its VAR's type) or kfunc (its FUNC's
+ * prototype), `localType` in `local`, fits the kernel's VAR or FUNC `kernelId` in `kernel`, by
+ * the rules libbpf applies before it resolves either: CO-RE type compatibility (modifiers and
+ * typedefs skipped, ints of any size, struct/union/enum names and members not compared, pointers,
+ * arrays and prototypes compared through what they hold). undefined when it fits. libbpf counts
+ * types nested too deeply to compare as not fitting, and so does this.
+ */
+export function typeMismatch(local: Btf, localType: number, kernel: Btf, kernelId: number): TypeMismatch | undefined {
+  const kernelType = kernel.type(kernelId).type!;
+  let fits: boolean;
+  try {
+    fits = typesCompatible(local, local.resolve(localType).id, kernel, kernel.resolve(kernelType).id);
+  } catch (e) {
+    if (!(e instanceof LinkError)) throw e;
+    fits = false;
+  }
+  return fits ? undefined : { local: spellType(local, localType), kernel: spellType(kernel, kernelType) };
 }
 
 /** The fd_array index of each module BTF that kfunc calls name (their `off`), as libbpf numbers

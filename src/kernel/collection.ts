@@ -96,7 +96,7 @@ export class Collection {
     const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
     let maps = withKconfig(spec, wanted, opts.kconfig);
     if (wanted.some((p) => p.instructions.some((i) => i.ksym?.kind === 'kfunc'))) symbols.planFdArray(spec.programs);
-    wanted = wanted.map((p) => resolveAttachTarget(symbols.resolve(p)));
+    wanted = wanted.map((p) => resolveAttachTarget(symbols.resolve(p, spec.btf)));
     const fdArray = symbols.fdArray();
     if (maps.some((m) => m.structOps)) ({ maps, programs: wanted } = structOps(maps, wanted));
     if (hook) {

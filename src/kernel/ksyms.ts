@@ -1,12 +1,14 @@
 // `__ksym` externs and the attach targets of tracing sections, resolved against the running
 // kernel as libbpf resolves them: untyped variables to their address in /proc/kallsyms, typed
 // variables and kfuncs to their BTF ids in vmlinux, else in a loaded module's BTF (a kfunc call
-// then names the module's BTF by its fd_array index, a typed variable by the fd itself). A weak
+// then names the module's BTF by its fd_array index, a typed variable by the fd itself), once
+// their declared type is found to fit the kernel's (libbpf's check: the kernel has no copy of
+// the declaration, so checks calls against its own prototype only). A weak
 // symbol the kernel lacks becomes 0 (a kfunc call with id 0, which the verifier accepts only in
 // code it can prove dead); a strong one fails the program that uses it.
 import { readFileSync } from 'node:fs';
-import { BtfKind } from '../btf/btf';
-import { fdArray, fdArraySlots, findKernelSymbol, SymbolSite } from '../btf/kernel-symbols';
+import { Btf, BtfKind } from '../btf/btf';
+import { fdArray, fdArraySlots, findKernelSymbol, SymbolSite, typeMismatch } from '../btf/kernel-symbols';
 import { LinkError } from '../errors';
 import { cloneAll, Instruction, KernelSymbolRef } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
@@ -72,8 +74,9 @@ export class KernelSymbols {
     return fdArray(this.slots, (m) => m.fd);
   }
 
-  /** The program with every `__ksym` instruction filled in; a copy when it has any. */
-  resolve(p: ProgramSpec): ProgramSpec {
+  /** The program with every `__ksym` instruction filled in; a copy when it has any. `local` is
+   * the object's BTF, which declares its typed symbols and kfuncs. */
+  resolve(p: ProgramSpec, local: Btf | undefined): ProgramSpec {
     if (!p.instructions.some((i) => i.ksym)) return p;
     const instructions = cloneAll(p.instructions);
     for (const insn of instructions) {
@@ -88,6 +91,7 @@ export class KernelSymbols {
       } else {
         const site = this.site(ref);
         if (!site && !ref.weak) throw this.missing(p, ref);
+        if (site) this.checkType(p, ref, site, local);
         this.fill(insn, ref, site);
       }
       delete insn.ksym;
@@ -107,6 +111,18 @@ export class KernelSymbols {
     } else {
       setConstant(insn, 0n); // an absent weak typed variable: a plain 0, as untyped ones
     }
+  }
+
+  /** libbpf 1.1 refuses a declaration that does not fit the kernel's, weak or not (1.3 and
+   * later treat a weak kfunc that does not fit as absent). */
+  private checkType(p: ProgramSpec, ref: KernelSymbolRef, site: SymbolSite<OpenModuleBtf>, local: Btf | undefined): void {
+    if (!local || ref.type === undefined) throw new Error(`bpfunit bug: the ${WHAT[ref.kind]} '${ref.name}' has no local BTF type`);
+    const kernel = site.module?.btf ?? vmlinuxBtf('typed __ksym externs and kfuncs');
+    const wrong = typeMismatch(local, ref.type, kernel, site.id);
+    if (!wrong) return;
+    const where = site.module ? `${site.module.name}'s BTF` : 'vmlinux BTF';
+    throw new LinkError(`program ${p.name}: the ${WHAT[ref.kind]} '${ref.name}' is declared as \`${wrong.local}\` here but is \`${wrong.kernel}\` in ${where}, `
+      + `and libbpf refuses a declaration that does not fit the kernel's${ref.weak ? ', __weak or not' : ''}`);
   }
 
   private missing(p: ProgramSpec, ref: KernelSymbolRef): LinkError {

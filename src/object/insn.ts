@@ -75,6 +75,9 @@ export interface KernelSymbolRef {
   name: string;
   kind: 'untyped' | 'typed' | 'kfunc';
   weak: boolean;
+  /** typed and kfunc: the object's BTF id of what it declares (the VAR's type, the FUNC's
+   * prototype), which must fit the kernel's. */
+  type?: number;
 }
 
 export function insnClass(i: Instruction): number {

@@ -158,12 +158,12 @@ function ksymOf(btf: Btf | undefined, sym: ElfSymbol, insn: Instruction, relocTy
   if (t.kind === BtfKind.Func && isPseudoCall(insn) && relocType === R_BPF_64_32) {
     insn.src = PSEUDO_KFUNC_CALL;
     insn.imm = 0;
-    return { name: sym.name, kind: 'kfunc', weak };
+    return { name: sym.name, kind: 'kfunc', weak, type: t.type! };
   }
   if (t.kind === BtfKind.Var && insn.opcode === LD_IMM64 && relocType === R_BPF_64_64) {
     const typed = btf!.resolve(t.type!).kind !== BtfKind.Unknown; // `const void` externs are untyped
     insn.src = typed ? PSEUDO_BTF_ID : 0;
-    return { name: sym.name, kind: typed ? 'typed' : 'untyped', weak };
+    return { name: sym.name, kind: typed ? 'typed' : 'untyped', weak, ...(typed ? { type: t.type! } : {}) };
   }
   return undefined;
 }
