@@ -38,13 +38,21 @@ describe('leftovers: a spec process killed with SIGKILL', () => {
       sandbox = path.join(tmpdir(), await waitFor('the sandbox', () => list(tmpdir()).find((n) => n.startsWith(`bpfunit-${child.pid}-`))));
       const pidFile = path.join(sandbox, 'bpffs.pid');
       const bpffs = `/proc/${await waitFor('the private bpffs', () => (existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() || undefined : undefined))}/root/sys/fs/bpf`;
-      const pins = await waitFor('a pinned program', () => {
+      // Each cross-check pins and unpins within a moment: a pin listed may be gone before bpftool
+      // reads it, so wait for one that bpftool still shows.
+      const shown = await waitFor('a pinned program', () => {
         const dir = list(bpffs).find((n) => n.startsWith(prefix));
         const progs = dir ? list(path.join(bpffs, dir)).filter((n) => n !== 'maps') : [];
-        return progs.length > 0 ? progs.map((p) => path.join(bpffs, dir!, p)) : undefined;
+        const found = progs.flatMap((name) => {
+          try {
+            return [JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'pinned', path.join(bpffs, dir!, name)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { id: number; map_ids?: number[]; btf_id?: number }];
+          } catch {
+            return [];
+          }
+        });
+        return found.length > 0 ? found : undefined;
       });
-      for (const pin of pins) {
-        const p = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'pinned', pin], { encoding: 'utf8' })) as { id: number; map_ids?: number[]; btf_id?: number };
+      for (const p of shown) {
         pinned.push({ kind: 'prog', id: p.id }, ...(p.map_ids ?? []).map((id) => ({ kind: 'map' as const, id })));
         if (p.btf_id) pinned.push({ kind: 'btf', id: p.btf_id });
       }
