@@ -18,7 +18,7 @@ CORE_BTFS := $(patsubst spec/fixtures/core_btf/%.c,build/core_btf/%.btf,$(wildca
 DIFF_OBJS := build/differential/sendmsg_broken.o build/differential/sk_skb_broken.o
 OBJS := $(BPF_OBJS) $(HARNESS_OBJS) $(FIXTURE_OBJS) $(DIFF_OBJS)
 
-.PHONY: all ebpf_unit_test deps dist vm-deps ci-kernels test-kernels test-differential objects test typecheck isolation precommit install-hook coverage bench bench-native clean
+.PHONY: all ebpf_unit_test deps dist vm-deps ci-kernels test-kernels test-differential objects test typecheck precommit install-hook coverage bench bench-native clean
 all: deps dist objects
 	$(MOCHA) 'spec/programs/**/*.spec.ts'
 
@@ -107,21 +107,14 @@ build/fixtures/core_kernel.o build/fixtures/run_raw_tp.o build/fixtures/run_flow
 -include $(OBJS:.o=.d)
 
 ALL_SPECS := 'spec/**/*.spec.ts'
-# Every spec file, spread over parallel worker processes (one per core: the suite is mostly CPU in
-# the kernel's verifier, clang and child processes), then `isolation`.
+# Every spec file once, spread over parallel worker processes (one per core: the suite is mostly
+# CPU in the kernel's verifier, clang and child processes), each file's suites and tests in a
+# random order, so no test can lean on another one's leftovers; BPFUNIT_SHUFFLE_SEED=N replays one.
 JOBS ?= $(shell nproc)
+SHUFFLE_SEED := $(or $(BPFUNIT_SHUFFLE_SEED),$(shell od -An -N4 -tu4 /dev/urandom | tr -d ' '))
 test: deps dist objects typecheck
-	$(MOCHA) --parallel --jobs $(JOBS) $(ALL_SPECS)
-	$(MAKE) -s isolation
-
-typecheck: build/stamps/typecheck
-
-# Isolation: the kernel-facing specs in a shuffled order (no test depends on one before it). Hygiene
-# checks each object it created, by id, so other workers (or other processes on the host) cannot
-# disturb it.
-ISOLATED := 'spec/{programs,mock,structs,loader,core,hygiene}/**/*.spec.ts' spec/btf.spec.ts
-isolation: objects
-	$(MOCHA) --require tsx/cjs --require spec/support/shuffle.ts --reporter dot $(ISOLATED)
+	@echo "bpfunit: tests shuffled with BPFUNIT_SHUFFLE_SEED=$(SHUFFLE_SEED)"
+	BPFUNIT_SHUFFLE_SEED=$(SHUFFLE_SEED) $(MOCHA) --parallel --jobs $(JOBS) --require tsx/cjs --require spec/support/shuffle.ts $(ALL_SPECS)
 
 # Pre-commit: a changed source rebuilds only its objects (clang's dependency files) and
 # re-type-checks incrementally; `bpfunit precommit` then reruns, in one process, only the spec files

@@ -25,8 +25,10 @@ function shuffleSuite(suite: Suite, next: () => number): void {
 
 export const mochaHooks = {
   beforeAll(this: Context) {
-    const seed = Number(process.env.BPFUNIT_SHUFFLE_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    process.stderr.write(`bpfunit: tests shuffled with BPFUNIT_SHUFFLE_SEED=${seed}\n`);
+    const given = process.env.BPFUNIT_SHUFFLE_SEED;
+    const seed = Number(given ?? Math.floor(Math.random() * 2 ** 31));
+    // A given seed was printed by whoever chose it (make test, once for all its worker processes).
+    if (given === undefined) process.stderr.write(`bpfunit: tests shuffled with BPFUNIT_SHUFFLE_SEED=${seed}\n`);
     let root = this.test!.parent!;
     while (root.parent) root = root.parent;
     shuffleSuite(root, random(seed));
