@@ -1,20 +1,24 @@
 // `npm run bench`: what bpfunit costs per operation, next to the same operation done natively
 // (bench/native.c through libbpf, run in the same invocation). Prints a table, or JSON with --json.
 //
-//   ts-node bench/run.ts [--json] [--iterations N]
+//   ts-node bench/run.ts [--json] [--iterations N] [--operations]
+//
+// --operations: only the per-operation rows beside native.c (seconds, not the minutes the suite,
+// scaling, watch, coverage and mutation rows take).
 //
 // Nothing here judges a timing: the numbers are for reading, not for failing a build. Results are
 // checked once after each measurement, so a row cannot be fast because it did nothing.
 //
 // Adding a row: push a Case onto CASES (or a section's own list). `run` is timed by measure();
 // `native` names the key in native.c's output to compare against, or `baseline` measures any
-// other reference (e.g. `node -e 0` for a pre-commit timing); `check` runs once afterwards.
+// other reference (e.g. `node -e 0` for a pre-commit timing); `check` runs once afterwards;
+// `countCalls` adds a row of the bpf() calls each run made.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Collection, ObjectSpec } from '../src';
-import { addressOf, closeFd } from '../src/sys/ffi';
+import { Collection, Harness, MsgOp, ObjectSpec } from '../src';
+import { addressOf, bpfCallCount, closeFd } from '../src/sys/ffi';
 import { casesSpec } from './cases';
 import { loadConfig as loadCoverageConfig } from '../src/coverage/config';
 import { sizedOptions, syntheticObject } from '../spec/support/synthetic';
@@ -23,6 +27,7 @@ import { watchRows } from './watch';
 
 const ROOT = path.resolve(__dirname, '..');
 const OBJECT = path.join(ROOT, 'build/fixtures/bench_trivial.o');
+const HARNESS = path.join(ROOT, 'build/fixtures/tag_harness.o');
 const NATIVE = path.join(ROOT, 'build/bench/native');
 const DEFAULT_ITERATIONS = 50000;
 const ROUNDS = 5;
@@ -34,6 +39,8 @@ export interface Measurement {
   /** The median round's nanoseconds per call. */
   nsPerOp: number;
   iterations: number;
+  /** Every call of fn, warm-up included. */
+  runs: number;
 }
 
 /** Calls fn `iterations / 10` times to warm up, then ROUNDS rounds of iterations / ROUNDS calls;
@@ -49,7 +56,7 @@ export function measure(name: string, fn: (i: number) => void, iterations: numbe
     perRound.push(Number(process.hrtime.bigint() - t0) / n);
   }
   perRound.sort((a, b) => a - b);
-  return { name, nsPerOp: perRound[Math.floor(ROUNDS / 2)], iterations: n * ROUNDS };
+  return { name, nsPerOp: perRound[Math.floor(ROUNDS / 2)], iterations: n * ROUNDS, runs: i };
 }
 
 export interface Case {
@@ -63,6 +70,8 @@ export interface Case {
   baseline?: () => number;
   /** Throws when the operation did not do what it should have (never about time). */
   check?: () => void;
+  /** Also report bpf() calls per run (bpfCallCount over the measurement, warm-up included). */
+  countCalls?: boolean;
 }
 
 export interface Row {
@@ -85,7 +94,7 @@ interface NativeResult {
 
 function runNative(iterations: number): NativeResult {
   if (!existsSync(NATIVE)) throw new Error(`${path.relative(ROOT, NATIVE)} is missing: run \`make bench-native\``);
-  const out = execFileSync(NATIVE, [OBJECT, String(iterations)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(NATIVE, [OBJECT, HARNESS, String(iterations)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   return JSON.parse(out) as NativeResult;
 }
 
@@ -93,8 +102,58 @@ function fail(what: string): never {
   throw new Error(`bench check failed: ${what}`);
 }
 
-/** The four per-operation rows against bench_trivial.o. Returns the cases and a close(). */
+// The re-hosted case's message, the same bytes as native.c's.
+const MESSAGE = Buffer.from('a 20-byte message...');
+const PUSH_FAILS = -12;
+
+/** One re-hosted test case as a spec writes it (bench/cases.ts) on the README's tag_prog harness:
+ * the reset useHarness runs before each test, the message socket's family (IPv6 for every third
+ * case, when tag_prog tail-calls an empty slot and leaves the message alone), push_data failing
+ * for every fifth, the run, the output bytes and the recorded msg calls. native.c does the same
+ * through libbpf and its own mapping of the data sections. */
+function rehostedCase(): { case: Case; close: () => void } {
+  const h = Harness.load(HARNESS, ['xdp_tag']);
+  const oneCase = (i: number) => {
+    h.reset();
+    h.mocks.setMsgSocket({ family: i % 3 ? 2 : 10 });
+    if (i % 5 === 0) h.mocks.pushDataFails(PUSH_FAILS);
+    const out = h.run('xdp_tag', { data: MESSAGE }).data;
+    return { out, calls: h.mocks.msgCalls() };
+  };
+  let sink = 0;
+  return {
+    case: {
+      name: 're-hosted case (tag_harness.o: reset, mocks, run, recordings)',
+      native: 're-hosted case',
+      countCalls: true,
+      run: (i) => {
+        const r = oneCase(i);
+        sink += r.out.length + r.calls.length;
+      },
+      check: () => {
+        for (let i = 0; i < 15; i++) { // every combination of family and push failure
+          const ipv4 = i % 3 !== 0;
+          const fails = i % 5 === 0;
+          const { out, calls } = oneCase(i);
+          const want = ipv4 && !fails ? Buffer.concat([Buffer.from('TAG:'), MESSAGE]) : MESSAGE;
+          if (!out.equals(want)) fail(`re-hosted case ${i}: output '${out.toString('latin1')}', expected '${want.toString('latin1')}'`);
+          const push = calls[0];
+          const pushOk = push?.op === MsgOp.PUSH && push.start === 0 && push.len === 4 && push.flags === 0n && push.ret === BigInt(fails ? PUSH_FAILS : 0);
+          if (calls.length !== (ipv4 ? 1 : 0) || (ipv4 && !pushOk)) fail(`re-hosted case ${i}: msg calls ${JSON.stringify(calls, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+        }
+      },
+    },
+    close: () => {
+      if (Number.isNaN(sink)) console.error(sink); // keeps `sink` observable
+      h.close();
+    },
+  };
+}
+
+/** The per-operation rows against bench_trivial.o, and the re-hosted case on tag_harness.o after
+ * the plain whole case. Returns the cases and a close(). */
 function kernelCases(): { cases: Case[]; close: () => void } {
+  const rehosted = rehostedCase();
   const coll = Collection.load(ObjectSpec.fromFile(OBJECT));
   const config = coll.map('bench_config');
   const result = coll.map('bench_result');
@@ -161,6 +220,7 @@ function kernelCases(): { cases: Case[]; close: () => void } {
         }
       },
     },
+    rehosted.case,
     {
       // No kernel work: what one ffi-rs crossing costs by itself (libc memset of 0 bytes), the
       // floor under every row above, each of which is one crossing per syscall.
@@ -181,6 +241,7 @@ function kernelCases(): { cases: Case[]; close: () => void } {
     close: () => {
       if (Number.isNaN(sink)) console.error(sink); // keeps `sink` observable
       coll.close();
+      rehosted.close();
     },
   };
 }
@@ -307,17 +368,21 @@ function parseCases(): Case[] {
 }
 
 function runCases(cases: Case[], iterations: number, native: NativeResult | undefined): Row[] {
-  return cases.map((c) => {
+  return cases.flatMap((c) => {
+    const calls = bpfCallCount();
     const m = measure(c.name, c.run, c.iterations ?? iterations);
+    const callsPerRun = (bpfCallCount() - calls) / m.runs;
     c.check?.();
     const ref = c.baseline ? c.baseline() : c.native !== undefined ? native?.ns_per_op[c.native] : undefined;
-    return {
+    const row: Row = {
       operation: c.name,
       bpfunitNs: round(m.nsPerOp, 1),
       nativeNs: ref,
       ratio: ref ? round(m.nsPerOp / ref, 2) : undefined,
       iterations: m.iterations,
     };
+    if (!c.countCalls) return [row];
+    return [row, { operation: '  bpf() calls per run', bpfunitNs: round(callsPerRun, 2), unit: 'calls', nativeNs: undefined, ratio: undefined, iterations: m.runs }];
   });
 }
 
@@ -335,23 +400,25 @@ function table(rows: Row[]): string {
   return [line(head), rule, ...body.map(line)].join('\n');
 }
 
-function parseArgs(argv: string[]): { json: boolean; iterations: number } {
+function parseArgs(argv: string[]): { json: boolean; iterations: number; operations: boolean } {
   let json = false;
+  let operations = false;
   let iterations = DEFAULT_ITERATIONS;
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k];
     if (a === '--json') json = true;
+    else if (a === '--operations') operations = true;
     else if (a === '--iterations') iterations = Number(argv[++k]);
     else if (a.startsWith('--iterations=')) iterations = Number(a.slice('--iterations='.length));
-    else throw new Error(`unknown argument ${a} (usage: bench/run.ts [--json] [--iterations N])`);
+    else throw new Error(`unknown argument ${a} (usage: bench/run.ts [--json] [--iterations N] [--operations])`);
   }
   if (!Number.isInteger(iterations) || iterations < ROUNDS) throw new Error(`--iterations must be an integer >= ${ROUNDS}`);
-  return { json, iterations };
+  return { json, iterations, operations };
 }
 
 async function main(): Promise<void> {
-  const { json, iterations } = parseArgs(process.argv.slice(2));
-  if (!existsSync(OBJECT)) throw new Error(`${path.relative(ROOT, OBJECT)} is missing: run \`make objects\``);
+  const { json, iterations, operations } = parseArgs(process.argv.slice(2));
+  for (const o of [OBJECT, HARNESS]) if (!existsSync(o)) throw new Error(`${path.relative(ROOT, o)} is missing: run \`make objects\``);
   const started = process.hrtime.bigint();
   const native = runNative(iterations);
   const kernel = kernelCases();
@@ -361,14 +428,17 @@ async function main(): Promise<void> {
   } finally {
     kernel.close();
   }
-  rows.push(...syscallRows());
-  rows.push(...scalingRows());
-  const parseRows = runCases(parseCases(), iterations, undefined);
-  rows.push(...parseRows);
-  rows.push(...loopRows());
-  rows.push(...(await watchRows()));
-  rows.push(...runCases(coverageCases(), iterations, undefined));
-  rows.push(...mutationRows());
+  let parseRows: Row[] = [];
+  if (!operations) {
+    rows.push(...syscallRows());
+    rows.push(...scalingRows());
+    parseRows = runCases(parseCases(), iterations, undefined);
+    rows.push(...parseRows);
+    rows.push(...loopRows());
+    rows.push(...(await watchRows()));
+    rows.push(...runCases(coverageCases(), iterations, undefined));
+    rows.push(...mutationRows());
+  }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const env = { node: process.version, kernel: os.release(), cpus: os.cpus().length, iterations, rounds: ROUNDS, warmup: Math.floor(iterations / 10) };
   if (json) {
@@ -378,7 +448,7 @@ async function main(): Promise<void> {
   console.log(`bpfunit bench: node ${env.node}, kernel ${env.kernel}, ${env.cpus} CPUs; ${iterations} iterations per row ` +
     `(median of ${ROUNDS} rounds after ${env.warmup} warm-up), fixture ${path.relative(ROOT, OBJECT)}`);
   console.log(table(rows));
-  console.log(`parse: ${parseRows.map((r) => `${(r.bpfunitNs / 1e6).toFixed(0)} ms, ${(r.bpfunitNs / Number(/\(([\d,]+) bytes\)/.exec(r.operation)![1].replace(/,/g, ''))).toFixed(1)} ns/byte`).join('; ')} (ratio: time per byte / the 1 MB object's)`);
+  if (parseRows.length) console.log(`parse: ${parseRows.map((r) => `${(r.bpfunitNs / 1e6).toFixed(0)} ms, ${(r.bpfunitNs / Number(/\(([\d,]+) bytes\)/.exec(r.operation)![1].replace(/,/g, ''))).toFixed(1)} ns/byte`).join('; ')} (ratio: time per byte / the 1 MB object's)`);
   console.log(`(${seconds.toFixed(1)} s; ratio = bpfunit / native, or / \`node -e 0\` for the make rows, or / the plain run for coverage; timings are informational, nothing is asserted)`);
 }
 
