@@ -103,6 +103,7 @@ build/vmlinux.h:
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
 build/fixtures/core_kernel.o build/fixtures/run_raw_tp.o build/fixtures/run_flow_dissector.o build/fixtures/run_netfilter.o build/fixtures/run_sk_lookup.o build/fixtures/run_tracing.o build/fixtures/run_struct_ops.o build/fixtures/run_struct_ops_link.o: build/vmlinux.h
+build/fixtures/ext_module_attach.o: build/vmlinux.h
 
 -include $(OBJS:.o=.d)
 

@@ -177,6 +177,9 @@ export interface LibbpfResult {
   /** Instructions libbpf loaded (bpf_program__insn_cnt after load). */
   insns?: number;
   tag?: string;
+  /** The BTF object (vmlinux's or a module's) and type id a tracing program was loaded against
+   * (bpf_prog_info; 0 for other programs and before 6.0). */
+  attachBtf?: { objId: number; id: number };
   /** Every map of the object as libbpf created it. */
   maps?: { name: string; type: number; key: number; value: number; max: number; flags: number }[];
   retval?: number;
@@ -201,12 +204,15 @@ export function libbpfRun(
   if (opts.type) args.push('type', String(opts.type[0]), String(opts.type[1]));
   const r = spawnSync(libbpfRunner(), args, { encoding: 'utf8' });
   if (r.status !== 0) return { ok: false, stderr: r.stderr };
-  const j = JSON.parse(r.stdout) as { insns: number; tag: string; maps: LibbpfResult['maps']; retval?: number; data?: string; ctx?: string };
+  const j = JSON.parse(r.stdout) as {
+    insns: number; tag: string; attach_btf_obj_id: number; attach_btf_id: number; maps: LibbpfResult['maps']; retval?: number; data?: string; ctx?: string;
+  };
   return {
     ok: true,
     stderr: r.stderr,
     insns: j.insns,
     tag: j.tag,
+    attachBtf: { objId: j.attach_btf_obj_id, id: j.attach_btf_id },
     maps: j.maps,
     retval: j.retval,
     data: j.data === undefined ? undefined : Buffer.from(j.data, 'hex'),

@@ -12,8 +12,8 @@
 //   cpu: run on CPU N (BPF_F_TEST_RUN_ON_CPU)
 //   type: load PROG as program type T with expected attach type ATTACH (sections this libbpf
 //     does not know, e.g. netfilter before libbpf 1.2)
-// prints one JSON line: {"insns":N,"tag":"..","maps":[{"name":..,"type":T,"key":K,"value":V,
-//   "max":M,"flags":F}],"retval":R,"data":"HEX","ctx":"HEX"}
+// prints one JSON line: {"insns":N,"tag":"..","attach_btf_obj_id":O,"attach_btf_id":I,
+//   "maps":[{"name":..,"type":T,"key":K,"value":V,"max":M,"flags":F}],"retval":R,"data":"HEX","ctx":"HEX"}
 // exit status: 0 ok, 1 open/load failure, 2 run failure or bad usage.
 #include <errno.h>
 #include <stdio.h>
@@ -94,6 +94,9 @@ int main(int argc, char **argv)
 	}
 	printf("{\"insns\":%zu", bpf_program__insn_cnt(want));
 	puthex("tag", info.tag, sizeof(info.tag));
+	/* what a tracing program was loaded against: its target's BTF object (vmlinux's or a
+	 * module's, 0 before 6.0) and type id in it */
+	printf(",\"attach_btf_obj_id\":%u,\"attach_btf_id\":%u", info.attach_btf_obj_id, info.attach_btf_id);
 	struct bpf_map *map;
 	const char *sep = "";
 	printf(",\"maps\":[");

@@ -1,27 +1,34 @@
-// Module BTF: kfuncs and typed __ksym variables found in a loaded module's split BTF, as libbpf
-// finds them. The pure part (where a symbol is, the fd_array slots, the instructions filled in)
-// runs on hand-built module BTF on top of this kernel's vmlinux; the kernel part loads
-// nf_conntrack's XDP kfuncs (spec/fixtures/ext_kfunc_module.c) and compares with libbpf. This
-// host builds nf_conntrack into vmlinux, so the module path runs in a guest whose nf_conntrack
-// is a module:
+// Module BTF: kfuncs, typed __ksym variables and the attach targets of tracing sections found in
+// a loaded module's split BTF, as libbpf finds them. The pure part (where a symbol or target is,
+// the fd_array slots, the instructions filled in, the module fds) runs on hand-built module BTF
+// on top of this kernel's vmlinux; the kernel part loads nf_conntrack's XDP kfuncs
+// (spec/fixtures/ext_kfunc_module.c) and fentry/fexit programs on nf_conntrack_in
+// (spec/fixtures/ext_module_attach.c) and compares with libbpf. This host builds nf_conntrack
+// into vmlinux (and refuses fentry), so the module path runs in a guest whose nf_conntrack is a
+// module:
 //   bpfunit vm --kernel 6.12 --modules nf_conntrack -- node_modules/.bin/mocha spec/loader/module_btf.spec.ts
-// and the refusal where no BTF has the kfunc in a guest without it (--kernel 6.12 alone).
+// and the refusal where no BTF has the kfunc or function in a guest without it (--kernel 6.12 alone).
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { Collection, LinkError, ObjectSpec } from '../../src';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { Collection, LinkError, ObjectSpec, SyscallError } from '../../src';
 import { Btf, BtfKind } from '../../src/btf/btf';
 import { fdArray, fdArraySlots, findKernelSymbol } from '../../src/btf/kernel-symbols';
+import { AttachTargets } from '../../src/kernel/attach-target';
+import { loadBtfBlob } from '../../src/kernel/btf';
 import type { OpenModuleBtf } from '../../src/kernel/kernel-btf';
+import { Program } from '../../src/kernel/program';
 import { KernelSymbols } from '../../src/kernel/ksyms';
 import { itRequires } from '../../src/mocha';
 import type { Instruction } from '../../src/object/insn';
 import type { ProgramSpec } from '../../src/object/object';
 import { sectionKind } from '../../src/object/sections';
+import { bpfRaw, Cmd, scratch } from '../../src/sys/bpf';
 import { btfBlob } from '../support/btf-blob';
-import { expectThrow, fdinfo, fixture, libbpfRun, ROOT } from './helpers';
+import { bpftoolJson, expectThrow, fdinfo, fixture, libbpfRun, ROOT, TRAMPOLINES } from './helpers';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
+const KIND_TYPEDEF = 8;
 const KIND_FUNC = 12;
 const KIND_VAR = 14;
 
@@ -40,18 +47,18 @@ const intId = vmlinux.find(BtfKind.Int, 'int')!.id;
 /** A FUNC every vmlinux has (which one does not matter: only where it is). */
 const vmFunc = vmlinux.types.find((t) => t.kind === BtfKind.Func)!;
 
-/** Split BTF for a module with FUNCs and VARs of these names: names are string offsets past
- * vmlinux's strings (no leading empty string: the kernel's module BTF has none), a FUNC's type
- * one of vmlinux's FUNC_PROTOs, a VAR's vmlinux's int. */
-function moduleBtf(symbols: [kind: 'func' | 'var', name: string][]): Btf {
+/** Split BTF for a module with FUNCs, VARs and TYPEDEFs of these names: names are string
+ * offsets past vmlinux's strings (no leading empty string: the kernel's module BTF has none), a
+ * FUNC's type one of vmlinux's FUNC_PROTOs, a VAR's and a TYPEDEF's vmlinux's int. */
+function moduleBtf(symbols: [kind: 'func' | 'var' | 'typedef', name: string][]): Btf {
   let strs = Buffer.alloc(0);
   const records: Buffer[] = [];
   for (const [kind, name] of symbols) {
     const nameOff = vmlinuxStrLen + strs.length;
     strs = Buffer.concat([strs, Buffer.from(name + '\0')]);
-    const r = Buffer.alloc(kind === 'func' ? 12 : 16);
+    const r = Buffer.alloc(kind === 'var' ? 16 : 12);
     r.writeUInt32LE(nameOff, 0);
-    r.writeUInt32LE(((kind === 'func' ? KIND_FUNC : KIND_VAR) << 24) >>> 0, 4);
+    r.writeUInt32LE(({ func: KIND_FUNC, var: KIND_VAR, typedef: KIND_TYPEDEF }[kind] << 24) >>> 0, 4);
     r.writeUInt32LE(kind === 'func' ? protoId : intId, 8);
     if (kind === 'var') r.writeUInt32LE(1, 12); // global
     records.push(r);
@@ -68,6 +75,56 @@ const kfuncCall = (name: string, weak = false): Instruction =>
 const typedLoad = (name: string, weak = false): Instruction => ({ opcode: LD_IMM64, dst: 1, src: 3, off: 0, imm: 0, imm2: 0, ksym: { name, kind: 'typed', weak, type: intId } });
 const program = (name: string, instructions: Instruction[]): ProgramSpec => ({ name, section: 'xdp', kind: sectionKind('xdp'), license: 'GPL', instructions });
 const fields = (i: Instruction) => ({ src: i.src, imm: i.imm, imm2: i.imm2, off: i.off });
+/** A program of `section` that only returns 0. */
+const traced = (section: string): ProgramSpec => ({
+  name: 'traced', section, kind: sectionKind(section), license: 'GPL',
+  instructions: [{ opcode: 0xb7, dst: 0, src: 0, off: 0, imm: 0 }, { opcode: 0x95, dst: 0, src: 0, off: 0, imm: 0 }],
+});
+const target = (p: ProgramSpec) => [p.attachBtfId, p.attachBtfObj];
+
+const isOpen = (fd: number) => {
+  try {
+    fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The BTF object id of a kernel BTF (vmlinux or a module), from bpftool. */
+function btfObjectId(name: string): number {
+  const btf = bpftoolJson<{ id: number; name?: string; kernel?: boolean }[]>(['btf', 'show']).find((b) => b.kernel && b.name === name);
+  expect(btf, `kernel BTF object ${name}`).to.not.equal(undefined);
+  return btf!.id;
+}
+
+/** The module BTF objects bpftool lists, in id order (what the loader enumerates). */
+function moduleBtfNames(): string[] {
+  return bpftoolJson<{ id: number; name?: string; kernel?: boolean }[]>(['btf', 'show'])
+    .filter((b) => b.kernel && b.name !== 'vmlinux').sort((x, y) => x.id - y.id).map((b) => b.name!);
+}
+
+const PROG_INFO_SIZE = 232; // struct bpf_prog_info up to attach_btf_id (6.0+), padded
+/** The BTF object and type id a loaded program was loaded against (bpf_prog_info). */
+function attachBtfOf(progFd: number): { objId: number; id: number } {
+  const buf = scratch.prepare(PROG_INFO_SIZE);
+  buf.fill(0, scratch.ptrOffset(0), scratch.ptrOffset(PROG_INFO_SIZE));
+  buf.writeUInt32LE(progFd, 0);
+  buf.writeUInt32LE(PROG_INFO_SIZE, 4);
+  buf.writeBigUInt64LE(scratch.ptr(0), 8);
+  const r = bpfRaw(Cmd.OBJ_GET_INFO_BY_FD, 16);
+  expect(r.value, `BPF_OBJ_GET_INFO_BY_FD errno ${r.errno}`).to.equal(0);
+  return { objId: buf.readUInt32LE(scratch.ptrOffset(220)), id: buf.readUInt32LE(scratch.ptrOffset(224)) };
+}
+
+/** An fd of the kernel BTF object `id` (BPF_BTF_GET_FD_BY_ID). */
+function btfFdById(id: number): number {
+  const buf = scratch.prepare(0);
+  buf.writeUInt32LE(id, 0);
+  const r = bpfRaw(Cmd.BTF_GET_FD_BY_ID, 12);
+  expect(r.value, `BPF_BTF_GET_FD_BY_ID errno ${r.errno}`).to.be.at.least(0);
+  return r.value;
+}
 
 describe('module BTF', function () {
   this.timeout(60000);
@@ -114,14 +171,6 @@ describe('module BTF', function () {
         fds = [openSync('/dev/null', 'r'), openSync('/dev/null', 'r')];
         const mods: OpenModuleBtf[] = [{ ...a, objectId: 100, fd: fds[0] }, { ...b, objectId: 101, fd: fds[1] }];
         return new KernelSymbols(() => (opened++, mods));
-      };
-      const isOpen = (fd: number) => {
-        try {
-          fstatSync(fd);
-          return true;
-        } catch {
-          return false;
-        }
       };
       afterEach(() => fds.filter(isOpen).forEach((fd) => closeSync(fd)));
 
@@ -181,6 +230,103 @@ describe('module BTF', function () {
     });
   });
 
+  describe('attach targets of tracing sections (pure, on hand-built module BTF)', () => {
+    const first = vmlinux.types.length;
+    const modA = moduleBtf([['func', 'mod_traced'], ['typedef', 'btf_trace_mod_event'], ['func', 'bpf_lsm_mod_hook']]);
+    const modB = moduleBtf([['func', 'only_in_b'], ['func', 'mod_traced'], ['func', 'bpf_iter_mod_things']]);
+    let fds: number[] = [];
+    let opened = 0;
+    const targets = () => {
+      fds = [openSync('/dev/null', 'r'), openSync('/dev/null', 'r')];
+      opened = 0;
+      const mods: OpenModuleBtf[] = [
+        { name: 'mod_a', btf: modA, firstId: first, objectId: 100, fd: fds[0] },
+        { name: 'mod_b', btf: modB, firstId: first, objectId: 101, fd: fds[1] },
+      ];
+      return new AttachTargets(() => (opened++, mods));
+    };
+    afterEach(() => fds.filter(isOpen).forEach((fd) => closeSync(fd)));
+
+    it('vmlinux first (modules not enumerated), then the first module that has it: its own id and BTF fd; close() closes the fds', () => {
+      const t = targets();
+      expect(target(t.resolve(traced(`fentry/${vmFunc.name}`)))).to.deep.equal([vmFunc.id, undefined]);
+      expect(opened).to.equal(0);
+      const a = { module: 'mod_a', fd: fds[0] };
+      const b = { module: 'mod_b', fd: fds[1] };
+      expect(target(t.resolve(traced('fexit/mod_traced')))).to.deep.equal([first, a]); // mod_b has one too: libbpf takes the first
+      expect(target(t.resolve(traced('fentry/only_in_b')))).to.deep.equal([first, b]);
+      expect(target(t.resolve(traced('fmod_ret/only_in_b')))).to.deep.equal([first, b]);
+      // libbpf's prefixes and kinds: tp_btf/ a TYPEDEF btf_trace_*, lsm/ a FUNC bpf_lsm_*, iter/ a FUNC bpf_iter_*.
+      expect(target(t.resolve(traced('tp_btf/mod_event')))).to.deep.equal([first + 1, a]);
+      expect(target(t.resolve(traced('lsm/mod_hook')))).to.deep.equal([first + 2, a]);
+      expect(target(t.resolve(traced('iter/mod_things')))).to.deep.equal([first + 2, b]);
+      expect(opened).to.equal(1); // enumerated once per load
+      expect(fds.map(isOpen)).to.deep.equal([true, true]);
+      t.close();
+      expect(fds.map(isOpen)).to.deep.equal([false, false]);
+    });
+
+    it('a program with no attach target is returned as it is, and enumerates nothing', () => {
+      const t = targets();
+      const p = program('p', []);
+      expect(t.resolve(p)).to.equal(p);
+      t.close();
+      expect(opened).to.equal(0);
+    });
+
+    it('kinds are kept apart: a TYPEDEF is no fentry target, a FUNC no tp_btf one', () => {
+      const t = targets();
+      try {
+        expectThrow(() => t.resolve(traced('fentry/btf_trace_mod_event')), LinkError, /attaches to function 'btf_trace_mod_event'/);
+        expectThrow(() => t.resolve(traced('tp_btf/traced')), LinkError, /attaches to typedef 'btf_trace_traced'/);
+      } finally {
+        t.close();
+      }
+    });
+
+    it('found nowhere: a LinkError naming the program, section, target and the modules searched', () => {
+      const t = targets();
+      try {
+        expectThrow(() => t.resolve(traced('fentry/nowhere_fn')), LinkError,
+          /^program traced: section 'fentry\/nowhere_fn' attaches to function 'nowhere_fn', which is not in vmlinux BTF nor in the BTF of the loaded modules \(mod_a, mod_b\)$/);
+        const none = new AttachTargets(() => []);
+        expectThrow(() => none.resolve(traced('fentry/nowhere_fn')), LinkError, /'nowhere_fn', which is not in vmlinux BTF, and no module BTF is loaded$/);
+      } finally {
+        t.close();
+      }
+    });
+
+    it("fentry/module:function (libbpf 1.5's form) is looked up whole, as libbpf 1.1 does, and the error says so", () => {
+      const t = targets();
+      try {
+        expectThrow(() => t.resolve(traced('fentry/mod_a:mod_traced')), LinkError,
+          /attaches to function 'mod_a:mod_traced', which is not in vmlinux BTF nor in the BTF of the loaded modules \(mod_a, mod_b\); the 'module:function' form is libbpf 1\.5's: libbpf 1\.1 looks the whole name up$/);
+      } finally {
+        t.close();
+      }
+    });
+  });
+
+  it("the load passes the target's BTF fd as attach_btf_obj_fd: vmlinux's own BTF object loads, a program's BTF is refused (ENOTSUPP)", () => {
+    const p = traced('tp_btf/sys_enter'); // loads on every kernel here (no trampoline)
+    const id = bpftoolId(VMLINUX, 'TYPEDEF', 'btf_trace_sys_enter')!.id;
+    const vmlinuxFd = btfFdById(btfObjectId('vmlinux'));
+    const progBtf = loadBtfBlob(ObjectSpec.fromFile(fixture('ext_module_attach')).btfForKernel()!, 'ext_module_attach')!;
+    try {
+      const prog = Program.load({ ...p, attachBtfId: id, attachBtfObj: { module: 'vmlinux', fd: vmlinuxFd } }, { mapFd: () => -1 });
+      try {
+        expect(attachBtfOf(prog.fd)).to.deep.equal({ objId: btfObjectId('vmlinux'), id });
+      } finally {
+        prog.close();
+      }
+      const err = expectThrow(() => Program.load({ ...p, attachBtfId: id, attachBtfObj: { module: 'x', fd: progBtf } }, { mapFd: () => -1 }), SyscallError);
+      expect(err.code).to.equal('ENOTSUPP'); // the kernel read the fd: not a kernel BTF
+    } finally {
+      closeSync(vmlinuxFd);
+      closeSync(progBtf);
+    }
+  });
+
   it('a process that may not enumerate BTF objects (nobody) sees no module BTF, as libbpf skips it, instead of failing', function () {
     this.timeout(120_000); // a child transpiling src/ as nobody
     const script = `
@@ -235,6 +381,88 @@ describe('module BTF', function () {
       unmet: () => {
         expectThrow(() => Collection.load(ObjectSpec.fromFile(fixture('ext_kfunc_module'))), LinkError,
           /program ct_lookup: the kfunc \(in BTF\) 'bpf_(xdp_ct_lookup|ct_release)' does not exist on this kernel \(not in vmlinux BTF/);
+      },
+    });
+  });
+
+  describe('fentry/fexit on nf_conntrack_in (ext_module_attach)', () => {
+    const PROGS = ['ct_in_entry', 'ct_in_exit'];
+    const NF_CONNTRACK_BTF = '/sys/kernel/btf/nf_conntrack';
+    /** Where this kernel's BTF has nf_conntrack_in (bpftool's id): vmlinux, nf_conntrack's module
+     * BTF, or nowhere. */
+    const where = (): { module?: string; id: number } | undefined => {
+      const v = bpftoolId(VMLINUX, 'FUNC', 'nf_conntrack_in');
+      if (v) return { id: v.id };
+      const m = existsSync(NF_CONNTRACK_BTF) ? bpftoolId(NF_CONNTRACK_BTF, 'FUNC', 'nf_conntrack_in') : undefined;
+      return m && { module: 'nf_conntrack', id: m.id };
+    };
+    const HAS_TARGET = { feature: "nf_conntrack_in in the kernel's BTF (vmlinux, or nf_conntrack's as a loaded module)", probe: () => where() !== undefined };
+    const LOADS = { feature: `${HAS_TARGET.feature}, and ${TRAMPOLINES.feature}`, probe: () => HAS_TARGET.probe() && TRAMPOLINES.probe() };
+    const obj = () => fixture('ext_module_attach');
+    const refused = /^program ct_in_entry: section 'fentry\/nf_conntrack_in' attaches to function 'nf_conntrack_in', which is not in vmlinux BTF(.*)$/;
+    /** What the refusal must say about modules: every module BTF the kernel has, in id order. */
+    const searched = () => {
+      const mods = moduleBtfNames();
+      return mods.length ? ` nor in the BTF of the loaded modules (${mods.join(', ')})` : ', and no module BTF is loaded';
+    };
+
+    itRequires(HAS_TARGET, 'both programs get the id bpftool shows, in vmlinux or in the module BTF with its fd, closed with the load', {
+      met: () => {
+        const w = where()!;
+        const spec = ObjectSpec.fromFile(obj());
+        const t = new AttachTargets();
+        let fd: number | undefined;
+        try {
+          for (const name of PROGS) {
+            const p = t.resolve(spec.program(name));
+            expect([name, p.attachBtfId, p.attachBtfObj?.module]).to.deep.equal([name, w.id, w.module]);
+            fd = p.attachBtfObj?.fd;
+          }
+          // The fd the load passes is the module's BTF object.
+          if (w.module) expect(readlinkSync(`/proc/self/fd/${fd}`)).to.equal('anon_inode:btf');
+        } finally {
+          t.close();
+        }
+        if (fd !== undefined) expect(isOpen(fd)).to.equal(false);
+      },
+      unmet: () => {
+        const err = expectThrow(() => Collection.load(ObjectSpec.fromFile(obj())), LinkError, refused);
+        expect(refused.exec(err.message)![1]).to.equal(searched());
+        const ref = libbpfRun(obj(), 'ct_in_entry', { norun: true });
+        expect(ref.ok).to.equal(false);
+        expect(ref.stderr).to.include("failed to find kernel BTF type ID of 'nf_conntrack_in'");
+      },
+    });
+
+    itRequires(LOADS, 'both load against that BTF as under libbpf: equal tags, the same BTF object and type id, no fd left open', {
+      met: () => {
+        const w = where()!;
+        const btfFds = () => readdirFds().filter((l) => l === 'anon_inode:btf').length;
+        const before = btfFds();
+        const coll = Collection.load(ObjectSpec.fromFile(obj()));
+        try {
+          expect(btfFds()).to.equal(before + 1); // the object's BTF; the module's went with the load
+          for (const name of PROGS) {
+            const ref = libbpfRun(obj(), name, { norun: true });
+            expect(ref.ok, ref.stderr).to.equal(true);
+            const fd = coll.program(name).fd;
+            expect([name, fdinfo(fd).prog_tag]).to.deep.equal([name, ref.tag]);
+            expect(attachBtfOf(fd)).to.deep.equal(ref.attachBtf);
+            expect(ref.attachBtf).to.deep.equal({ objId: btfObjectId(w.module ?? 'vmlinux'), id: w.id });
+          }
+        } finally {
+          coll.close();
+        }
+        expect(btfFds()).to.equal(before);
+      },
+      unmet: () => {
+        // No target: the LinkError above; a target without trampolines: EPERM, as under libbpf.
+        if (where()) expectThrow(() => Collection.load(ObjectSpec.fromFile(obj())), SyscallError, /EPERM: program ct_in_entry \(TRACING, section fentry\/nf_conntrack_in\)/);
+        else expectThrow(() => Collection.load(ObjectSpec.fromFile(obj())), LinkError, refused);
+        for (const name of PROGS) {
+          const ref = libbpfRun(obj(), name, { norun: true });
+          expect([name, ref.ok]).to.deep.equal([name, false]);
+        }
       },
     });
   });

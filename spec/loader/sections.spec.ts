@@ -4,9 +4,20 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { Collection, LinkError, ObjectSpec, ProgType, sectionKind, SyscallError } from '../../src';
-import { resolveAttachTarget } from '../../src/kernel/ksyms';
+import { AttachTargets } from '../../src/kernel/attach-target';
+import type { ProgramSpec } from '../../src/object/object';
 import { itRequires } from '../../src/mocha';
 import { expectThrow, fdinfo, fixture, FMOD_RET, TRAMPOLINES } from './helpers';
+
+/** The program with its attach target resolved against the running kernel (module fds closed). */
+function resolveAttachTarget(p: ProgramSpec): ProgramSpec {
+  const targets = new AttachTargets();
+  try {
+    return targets.resolve(p);
+  } finally {
+    targets.close();
+  }
+}
 
 function vmlinuxId(kind: 'FUNC' | 'TYPEDEF', name: string): number {
   const out = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -46,10 +57,11 @@ describe('sections: tracing targets, tcx and netkit', function () {
     coll.close();
   });
 
-  it('a target vmlinux does not have fails that program with LinkError', () => {
+  it('a target neither vmlinux nor a module has fails that program with LinkError', () => {
     const p = { ...ObjectSpec.fromFile(fixture('ext_sections')).program('sec_fentry') };
-    p.kind = sectionKind('fentry/bpfunit_no_such_function');
-    expectThrow(() => resolveAttachTarget(p), LinkError, /attaches to function 'bpfunit_no_such_function', which vmlinux BTF does not have/);
+    p.section = 'fentry/bpfunit_no_such_function';
+    p.kind = sectionKind(p.section);
+    expectThrow(() => resolveAttachTarget(p), LinkError, /program sec_fentry: section 'fentry\/bpfunit_no_such_function' attaches to function 'bpfunit_no_such_function', which is not in vmlinux BTF/);
   });
 
   const TRAMPOLINED = ['sec_fentry', 'sec_fexit', 'sec_lsm'];

@@ -5,6 +5,8 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { Collection, LinkError, MapType, NotSupportedError, ObjectSpec, ProgType, SyscallError } from '../../src';
+import { vmlinuxBtf } from '../../src/kernel/kernel-btf';
+import { resolveStructOps } from '../../src/kernel/struct-ops';
 import { itRequires } from '../../src/mocha';
 import { expectThrow, fdinfo, fixture, libbpfRun } from './helpers';
 
@@ -107,5 +109,12 @@ describe('struct_ops (run_struct_ops: tcp_congestion_ops)', function () {
     expectThrow(() => Collection.load(spec, { programs: ['bpfunit_unused'] }), LinkError, /struct_ops program bpfunit_unused is not set in any struct_ops map/);
     const theirs = libbpfRun(fixture('run_struct_ops'), 'bpfunit_unused', { norun: true });
     expect([theirs.ok, /failed to load: -524/.test(theirs.stderr)]).to.deep.equal([false, true]);
+  });
+
+  it('a struct_ops type vmlinux lacks: a LinkError naming it and saying module BTF is not searched (libbpf 1.1 searches vmlinux only)', () => {
+    const m = spec.map('bpfunit_ca');
+    const absent = { ...m, structOps: { ...m.structOps!, struct: 'bpfunit_no_such_ops' } };
+    expectThrow(() => resolveStructOps(vmlinuxBtf(), [absent], []), LinkError,
+      /^struct_ops map bpfunit_ca \(struct bpfunit_no_such_ops\): vmlinux BTF has no struct_ops type bpfunit_no_such_ops \(struct bpfunit_no_such_ops and struct bpf_struct_ops_bpfunit_no_such_ops\); module BTF is not searched for struct_ops types, as libbpf 1\.1 does not search it$/);
   });
 });

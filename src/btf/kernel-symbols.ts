@@ -15,14 +15,14 @@ export interface SymbolSite<M extends ModuleBtf = ModuleBtf> { id: number; modul
 
 const indexes = new WeakMap<Btf, Map<string, number>>();
 
-/** The first id of each named FUNC and VAR from `firstId` on, keyed "kind:name". */
+/** The first id of each named FUNC, VAR and TYPEDEF from `firstId` on, keyed "kind:name". */
 function namedIds(btf: Btf, firstId: number): Map<string, number> {
   let index = indexes.get(btf);
   if (!index) {
     index = new Map();
     for (let id = firstId; id < btf.types.length; id++) {
       const t = btf.types[id];
-      if (t.kind !== BtfKind.Func && t.kind !== BtfKind.Var) continue;
+      if (t.kind !== BtfKind.Func && t.kind !== BtfKind.Var && t.kind !== BtfKind.Typedef) continue;
       const key = `${t.kind}:${t.name}`;
       if (!index.has(key)) index.set(key, id);
     }
@@ -31,10 +31,11 @@ function namedIds(btf: Btf, firstId: number): Map<string, number> {
   return index;
 }
 
-/** The FUNC (kfunc) or VAR (typed ksym) `name`: in vmlinux, else in the first module that has
- * it (modules are asked for only then, as libbpf loads them only on a miss). */
+/** The FUNC (kfunc, attach target), VAR (typed ksym) or TYPEDEF (tp_btf/ target) `name`: in
+ * vmlinux, else in the first module that has it (modules are asked for only then, as libbpf
+ * loads them only on a miss). */
 export function findKernelSymbol<M extends ModuleBtf>(
-  vmlinux: Btf, modules: () => M[], kind: BtfKind.Func | BtfKind.Var, name: string,
+  vmlinux: Btf, modules: () => M[], kind: BtfKind.Func | BtfKind.Var | BtfKind.Typedef, name: string,
 ): SymbolSite<M> | undefined {
   const key = `${kind}:${name}`;
   const id = namedIds(vmlinux, 1).get(key);

@@ -9,7 +9,8 @@ import { closeFd, Cmd } from '../sys/bpf';
 import { bpfCallCount } from '../sys/ffi';
 import { loadBtfBlob } from './btf';
 import { kernelFacts } from './kernel-facts';
-import { KernelSymbols, resolveAttachTarget } from './ksyms';
+import { AttachTargets } from './attach-target';
+import { KernelSymbols } from './ksyms';
 import { BpfMap, DEFAULT_MAX_MAP_BYTES, kernelBytes, programsCanWrite } from './map';
 import { objectCreated } from './created';
 import { Program } from './program';
@@ -78,16 +79,19 @@ export class Collection {
   private constructor(readonly spec: ObjectSpec) {}
 
   static load(spec: ObjectSpec, opts: CollectionOptions = {}): Collection {
-    // Module BTF fds kfuncs and typed ksyms name must outlive the program loads, no more.
+    // Module BTF fds kfuncs, typed ksyms and attach targets name must outlive the program
+    // loads, no more.
     const symbols = new KernelSymbols();
+    const targets = new AttachTargets();
     try {
-      return Collection.loadWith(spec, opts, symbols);
+      return Collection.loadWith(spec, opts, symbols, targets);
     } finally {
       symbols.close();
+      targets.close();
     }
   }
 
-  private static loadWith(spec: ObjectSpec, opts: CollectionOptions, symbols: KernelSymbols): Collection {
+  private static loadWith(spec: ObjectSpec, opts: CollectionOptions, symbols: KernelSymbols, targets: AttachTargets): Collection {
     const names = opts.programs ?? spec.programs.map((p) => p.name);
     let wanted = names.map((n) => spec.program(n)); // throws for unknown names before any syscall
     const broken = wanted.find((p) => p.error);
@@ -96,7 +100,7 @@ export class Collection {
     const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
     let maps = withKconfig(spec, wanted, opts.kconfig);
     if (wanted.some((p) => p.instructions.some((i) => i.ksym?.kind === 'kfunc'))) symbols.planFdArray(spec.programs);
-    wanted = wanted.map((p) => resolveAttachTarget(symbols.resolve(p, spec.btf)));
+    wanted = wanted.map((p) => targets.resolve(symbols.resolve(p, spec.btf)));
     const fdArray = symbols.fdArray();
     if (maps.some((m) => m.structOps)) ({ maps, programs: wanted } = structOps(maps, wanted));
     if (hook) {

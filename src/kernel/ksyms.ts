@@ -1,5 +1,5 @@
-// `__ksym` externs and the attach targets of tracing sections, resolved against the running
-// kernel as libbpf resolves them: untyped variables to their address in /proc/kallsyms, typed
+// `__ksym` externs, resolved against the running kernel as libbpf resolves them: untyped
+// variables to their address in /proc/kallsyms, typed
 // variables and kfuncs to their BTF ids in vmlinux, else in a loaded module's BTF (a kfunc call
 // then names the module's BTF by its fd_array index, a typed variable by the fd itself), once
 // their declared type is found to fit the kernel's (libbpf's check: the kernel has no copy of
@@ -16,8 +16,6 @@ import { closeFd } from '../sys/bpf';
 import { OpenModuleBtf, openModuleBtfs, vmlinuxBtf } from './kernel-btf';
 
 let kallsyms: Map<string, bigint> | undefined;
-type VmlinuxIds = { funcs: Map<string, number>; typedefs: Map<string, number> };
-let vmlinux: VmlinuxIds | undefined;
 
 function kernelAddresses(): Map<string, bigint> {
   if (!kallsyms) {
@@ -28,19 +26,6 @@ function kernelAddresses(): Map<string, bigint> {
     }
   }
   return kallsyms;
-}
-
-function vmlinuxIds(): VmlinuxIds {
-  if (!vmlinux) {
-    const btf = vmlinuxBtf('typed __ksym externs, kfuncs and attach targets');
-    vmlinux = { funcs: new Map(), typedefs: new Map() };
-    const index = { [BtfKind.Func]: vmlinux.funcs, [BtfKind.Typedef]: vmlinux.typedefs } as Partial<Record<BtfKind, Map<string, number>>>;
-    for (const t of btf.types) {
-      const m = index[t.kind];
-      if (m && !m.has(t.name)) m.set(t.name, t.id);
-    }
-  }
-  return vmlinux;
 }
 
 const WHAT = { untyped: 'kernel symbol (in /proc/kallsyms)', typed: 'kernel variable (in BTF)', kfunc: 'kfunc (in BTF)' };
@@ -145,17 +130,4 @@ function setConstant(insn: Instruction, addr: bigint): void {
   insn.src = 0;
   insn.imm = Number(addr & 0xffffffffn) | 0;
   insn.imm2 = Number(addr >> 32n) | 0;
-}
-
-/** The program with the vmlinux BTF id of what its section attaches to (fentry/, lsm/, iter/,
- * tp_btf/...), which the kernel needs at load; unchanged for other sections. */
-export function resolveAttachTarget(p: ProgramSpec): ProgramSpec {
-  const to = p.kind?.attachTo;
-  if (!to) return p;
-  const ids = vmlinuxIds();
-  const id = (to.kind === 'func' ? ids.funcs : ids.typedefs).get(to.name);
-  if (id === undefined) {
-    throw new LinkError(`program ${p.name}: section '${p.section}' attaches to ${to.kind === 'func' ? 'function' : 'typedef'} '${to.name}', which vmlinux BTF does not have (module BTF is not searched)`);
-  }
-  return { ...p, attachBtfId: id };
 }

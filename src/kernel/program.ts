@@ -103,6 +103,7 @@ export class Program extends FdHandle {
       buf.write(spec.name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15), 48, 'latin1');
       buf.writeUInt32LE(spec.kind!.attachType, 68);
       if (spec.attachBtfId !== undefined) buf.writeUInt32LE(spec.attachBtfId, 108);
+      if (spec.attachBtfObj) buf.writeUInt32LE(spec.attachBtfObj.fd, 112); // attach_btf_obj_fd
       if (fds) buf.writeBigUInt64LE(place(fds), 120);
       if (withBtf) {
         buf.writeUInt32LE(opts.btfFd!, 72);

@@ -35,7 +35,8 @@ function kernelValue(kernel: Btf, m: MapSpec) {
   const what = `struct_ops map ${m.name} (struct ${so.struct})`;
   const st = kernel.find(BtfKind.Struct, so.struct);
   const vtype = kernel.find(BtfKind.Struct, `bpf_struct_ops_${so.struct}`);
-  if (!st || !vtype) throw new LinkError(`${what}: the kernel has no struct_ops type ${so.struct} (vmlinux BTF; module BTF is not searched)`);
+  // libbpf 1.1 looks struct_ops types up in vmlinux only (1.4 searches modules too).
+  if (!st || !vtype) throw new LinkError(`${what}: vmlinux BTF has no struct_ops type ${so.struct} (struct ${so.struct} and struct bpf_struct_ops_${so.struct}); module BTF is not searched for struct_ops types, as libbpf 1.1 does not search it`);
   const dataMember = vtype.members!.find((x) => x.name === 'data');
   if (!dataMember) throw new LinkError(`${what}: the kernel's bpf_struct_ops_${so.struct} has no data member`);
   const dataAt = dataMember.bitOffset / 8;

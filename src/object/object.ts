@@ -22,9 +22,13 @@ export interface ProgramSpec {
   /** Program type and attach type from the section name; undefined when no convention matches. */
   kind: SectionKind | undefined;
   license: string;
-  /** BTF id in vmlinux of the function the program attaches to (fentry/, lsm/...), filled by
-   * Collection.load from `kind.attachTo`. */
+  /** BTF id of the function or typedef the program attaches to (fentry/, lsm/, tp_btf/...): in
+   * vmlinux, or in the module named in `attachBtfObj`; filled by Collection.load from
+   * `kind.attachTo`. */
   attachBtfId?: number;
+  /** The module whose BTF holds the attach target, and the fd of that BTF the load passes
+   * (attach_btf_obj_fd; open only while Collection.load runs). Absent: vmlinux. */
+  attachBtfObj?: { module: string; fd: number };
   /** struct_ops programs: the map and member they are set to (kernel struct and member index
    * are resolved by Collection.load). */
   structOps?: { map: string; member: string };
