@@ -1,5 +1,6 @@
 // The README's worked example, run as written (only the object path differs).
 import { expect } from 'chai';
+import { Collection, ObjectSpec, ProgType } from '../../src';
 import { useHarness } from '../../src/mock/harness';
 import { mapId, MsgOp } from '../../src/mock/mocks';
 
@@ -32,5 +33,14 @@ describe('tag_prog', () => {
     expect(send('hello from bpfunit')).to.equal('hello from bpfunit');
     expect(h().mocks.tailCalls()).to.deep.equal([{ map: mapId('handlers'), index: 10, taken: false }]);
     expect(h().get('unhandled')).to.equal(1);
+  });
+
+  it('loads unmodified as an sk_msg program: the verifier checks it as the kernel will run it', () => {
+    const real = Collection.load(ObjectSpec.fromFile('build/fixtures/tag.o'));
+    try {
+      expect(real.program('tag_prog').type).to.equal(ProgType.SK_MSG);
+    } finally {
+      real.close();
+    }
   });
 });
