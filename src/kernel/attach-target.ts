@@ -7,7 +7,7 @@ import { findKernelSymbol } from '../btf/kernel-symbols';
 import { LinkError } from '../errors';
 import type { ProgramSpec } from '../object/object';
 import { closeFd } from '../sys/bpf';
-import { OpenModuleBtf, openModuleBtfs, vmlinuxBtf } from './kernel-btf';
+import { notFoundIn, OpenModuleBtf, openModuleBtfs, vmlinuxBtf } from './kernel-btf';
 
 /**
  * The attach targets of one load. Module BTF is enumerated (and its fds opened) only when vmlinux
@@ -32,8 +32,7 @@ export class AttachTargets {
   }
 
   private missing(p: ProgramSpec, to: { name: string; kind: string }): LinkError {
-    const mods = this.modules?.map((m) => m.name) ?? [];
-    const where = mods.length ? `not in vmlinux BTF nor in the BTF of the loaded modules (${mods.join(', ')})` : 'not in vmlinux BTF, and no module BTF is loaded';
+    const where = notFoundIn(this.modules);
     // libbpf 1.5 reads `fentry/module:function` as a function of that module; 1.1 (what bpfunit
     // follows) looks the whole name up, and no kernel has it.
     const form = to.name.includes(':') ? "; the 'module:function' form is libbpf 1.5's: libbpf 1.1 looks the whole name up" : '';

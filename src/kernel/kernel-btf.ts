@@ -34,6 +34,12 @@ export interface OpenModuleBtf extends ModuleBtf {
   fd: number;
 }
 
+/** Where a kernel symbol was looked for and not found, for an error message. */
+export function notFoundIn(modules: OpenModuleBtf[] | undefined): string {
+  const names = modules?.map((m) => m.name) ?? [];
+  return names.length ? `not in vmlinux BTF nor in the BTF of the loaded modules (${names.join(', ')})` : 'not in vmlinux BTF, and no module BTF is loaded';
+}
+
 const parsed = new Map<number, Btf>();
 
 /** Every loaded module's BTF, by ascending object id, each with an open fd: close them all. */

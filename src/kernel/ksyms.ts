@@ -13,7 +13,7 @@ import { LinkError } from '../errors';
 import { cloneAll, Instruction, KernelSymbolRef } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
 import { closeFd } from '../sys/bpf';
-import { OpenModuleBtf, openModuleBtfs, vmlinuxBtf } from './kernel-btf';
+import { notFoundIn, OpenModuleBtf, openModuleBtfs, vmlinuxBtf } from './kernel-btf';
 
 let kallsyms: Map<string, bigint> | undefined;
 
@@ -112,9 +112,7 @@ export class KernelSymbols {
 
   private missing(p: ProgramSpec, ref: KernelSymbolRef): LinkError {
     if (ref.kind === 'untyped') return new LinkError(`program ${p.name}: the ${WHAT[ref.kind]} '${ref.name}' does not exist on this kernel`);
-    const mods = this.modules?.map((m) => m.name) ?? [];
-    const where = mods.length ? `not in vmlinux BTF nor in the BTF of the loaded modules (${mods.join(', ')})` : 'not in vmlinux BTF, and no module BTF is loaded';
-    return new LinkError(`program ${p.name}: the ${WHAT[ref.kind]} '${ref.name}' does not exist on this kernel (${where})`);
+    return new LinkError(`program ${p.name}: the ${WHAT[ref.kind]} '${ref.name}' does not exist on this kernel (${notFoundIn(this.modules)})`);
   }
 
   /** Closes the module BTF fds: after the programs are loaded (the kernel holds its own refs). */
