@@ -117,6 +117,8 @@ test: deps dist objects typecheck
 	@echo "bpfunit: tests shuffled with BPFUNIT_SHUFFLE_SEED=$(SHUFFLE_SEED)"
 	BPFUNIT_SHUFFLE_SEED=$(SHUFFLE_SEED) $(MOCHA) --parallel --jobs $(JOBS) --require tsx/cjs --require spec/support/shuffle.ts $(ALL_SPECS)
 
+typecheck: build/stamps/typecheck
+
 # Pre-commit: a changed source rebuilds only its objects (clang's dependency files) and
 # re-type-checks incrementally; `bpfunit precommit` then reruns, in one process, only the spec files
 # that used a changed object or file (recorded by their last passing run, build/bpf/.precommit.json)
