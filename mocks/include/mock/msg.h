@@ -3,8 +3,9 @@
  * sk_msg helpers on an XDP host: the message is the XDP packet.
  *
  * The harness keeps a struct mock_sk_msg_ctx on the entry's stack; the program gets &ctx.md.
- * md.data/md.data_end are the XDP packet pointers (refreshed after every change), so the
- * run's data_out is the message after the program. Socket fields of md come from mock_sk_msg.
+ * md.data/md.data_end are the XDP packet pointers (refreshed after every change; after a pull,
+ * the pulled window's), and the run's data_out is the whole message after the program. Socket
+ * fields of md come from mock_sk_msg.
  *
  * bpf_msg_push_data(msg, start, len, flags): grows the head with bpf_xdp_adjust_head and, when
  *   start > 0, moves the first start bytes (at most MOCK_MSG_MAX_SHIFT) to the front and zeroes
@@ -15,9 +16,9 @@
  * bpf_msg_pull_data: recorded; -EINVAL for flags != 0, end <= start or end > size, else
  *   mock_msg_cfg.pull_ret (default 0). A pull that succeeds gives the kernel's window: msg->data
  *   is byte `start`, msg->data_end byte `end`, msg->size still the whole message. The packet is
- *   cut to end there: the bytes after `end` are saved in mock_msg_tail and the tail shrunk
- *   (bpf_xdp_adjust_tail); the head moves to `start` (bpf_xdp_adjust_head, the bytes before it
- *   stay in the headroom). An XDP packet keeps at least 14 bytes, so a window shorter than that
+ *   cut to the window: the head moves to `start` (bpf_xdp_adjust_head; the bytes before it stay
+ *   in the headroom), the bytes after `end` are saved in mock_msg_tail and the tail shrinks
+ *   (bpf_xdp_adjust_tail). The helpers used exist since 5.18 (load/store bytes). An XDP packet keeps at least 14 bytes, so a window shorter than that
  *   starts the packet up to 13 bytes before `start` (message bytes, or headroom when end < 14),
  *   which msg->data hides. The cut is undone (tail grown, saved bytes stored back, head moved
  *   back) before a later pull, push or pop and when the entry returns, so data_out is the whole
