@@ -15,7 +15,8 @@
  *                   mock_skb.sk makes skb->sk point at mock_skb_sock (struct bpf_sock, fields
  *                   set by the test), 0 makes it NULL.
  *   mock_sk_msg     (msg.h) the socket fields of an sk_msg program; the message is the packet; a
- *                   nonzero sk makes msg->sk point at mock_sk_msg_sock.
+ *                   nonzero sk makes msg->sk point at mock_sk_msg_sock. A pull's window is undone
+ *                   when the program returns, so data_out is the whole message.
  *   mock_sock_ops   struct bpf_sock_ops (sock_ops): a nonzero sk points ops->sk at
  *                   mock_sock_ops_sock; skb_data..skb_data_end is the packet; reply/replylong,
  *                   sk_txhash and the callback flags are copied back.
@@ -196,6 +197,7 @@ static __always_inline void mock_skb_save(struct mock_skb_ctx *c)
 {
 }
 
+/* Nothing to copy back; a pull's window stays in place for a tail call's target (msg.h). */
 static __always_inline void mock_sk_msg_save(struct mock_sk_msg_ctx *c)
 {
 }
@@ -266,6 +268,7 @@ static __always_inline void mock_sk_msg_save(struct mock_sk_msg_ctx *c)
 		mock_sk_msg_init(&c, xdp);                       \
 		mock_runs += 1;                                  \
 		mock_retval = prog(&c.md);                       \
+		mock_msg_unwindow(xdp);                          \
 		return XDP_PASS;                                 \
 	}
 

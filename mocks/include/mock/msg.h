@@ -3,8 +3,9 @@
  * sk_msg helpers on an XDP host: the message is the XDP packet.
  *
  * The harness keeps a struct mock_sk_msg_ctx on the entry's stack; the program gets &ctx.md.
- * md.data/md.data_end are the XDP packet pointers (refreshed after every change), so the
- * run's data_out is the message after the program. Socket fields of md come from mock_sk_msg.
+ * md.data/md.data_end are the XDP packet pointers (refreshed after every change; after a pull,
+ * the pulled window's), and the run's data_out is the whole message after the program. Socket
+ * fields of md come from mock_sk_msg.
  *
  * bpf_msg_push_data(msg, start, len, flags): grows the head with bpf_xdp_adjust_head and, when
  *   start > 0, moves the first start bytes (at most MOCK_MSG_MAX_SHIFT) to the front and zeroes
@@ -13,10 +14,20 @@
  *   Kernel rules kept: flags != 0 or start > size -> -EINVAL; len 0 -> 0, no change. The XDP
  *   headroom limits len to about 200 bytes (-ENOMEM beyond).
  * bpf_msg_pull_data: recorded; -EINVAL for flags != 0, end <= start or end > size, else
- *   mock_msg_cfg.pull_ret (default 0). A pull that succeeds moves msg->data to byte `start`, as
- *   the kernel does; msg->data_end stays at the end of the message (the kernel's is at `end`:
- *   a program that writes past `end` is not caught here). A later push or pop resets the window
- *   to the whole message.
+ *   mock_msg_cfg.pull_ret (default 0). A pull that succeeds gives the kernel's window: msg->data
+ *   is byte `start`, msg->data_end byte `end`, msg->size still the whole message. The packet is
+ *   cut to the window: the head moves to `start` (bpf_xdp_adjust_head; the bytes before it stay
+ *   in the headroom), the bytes after `end` are saved in mock_msg_tail and the tail shrinks
+ *   (bpf_xdp_adjust_tail). The helpers used exist since 5.18 (load/store bytes). An XDP packet keeps at least 14 bytes, so a window shorter than that
+ *   starts the packet up to 13 bytes before `start` (message bytes, or headroom when end < 14),
+ *   which msg->data hides. The cut is undone (tail grown, saved bytes stored back, head moved
+ *   back) before a later pull, push or pop and when the entry returns, so data_out is the whole
+ *   message. It is kept across a tail call (mock_msg_win is global): the target sees the window,
+ *   as in the kernel, where it is a field of the shared context.
+ *   Mock limit: more than MOCK_MSG_TAIL_MAX bytes after `end`, or no headroom left for a short
+ *   window, -EOPNOTSUPP (recorded), the previous window unchanged or the whole message.
+ *   A later push or pop resets the window to the whole message (the kernel's first scatterlist
+ *   element, which is the whole message here).
  * bpf_msg_pop_data: removes len bytes at start: the first start bytes (at most
  *   MOCK_MSG_MAX_SHIFT) move forward by len, then the head shrinks (bpf_xdp_adjust_head);
  *   a later start -EOPNOTSUPP.
@@ -31,6 +42,7 @@
 #define MOCK_MSG_MAX_SHIFT 64
 #define MOCK_MSG_MAX_PUSH 256
 #define MOCK_MSG_MIN_SIZE 14 /* the smallest XDP packet */
+#define MOCK_MSG_TAIL_MAX 4096 /* above the largest linear XDP test-run packet (3520 on 4K pages) */
 
 /* The context a harness builds on its stack: md must stay the first member. */
 struct mock_sk_msg_ctx {
@@ -80,11 +92,81 @@ struct mock_msg_call {
 
 MOCK_CALL_LOG(mock_msg_calls, struct mock_msg_call, MOCK_MSG_MAX_CALLS);
 
+/* A pull's window: the packet is message bytes [head, end) (head < 0: headroom before the message). */
+struct mock_msg_window {
+	__u32 active; /* 1: the packet is cut to the window */
+	__u32 size;   /* the message's size, what msg->size shows */
+	__s32 head;   /* message offset of the packet's first byte */
+	__u32 off;    /* window start - head: msg->data's offset in the packet (< 14) */
+	__u32 tail;   /* bytes after the window, saved in mock_msg_tail */
+	__u32 _pad;
+};
+struct mock_msg_window mock_msg_win;
+__u8 mock_msg_tail[MOCK_MSG_TAIL_MAX];
+
+/* 1..MOCK_MSG_TAIL_MAX for the verifier; the callers keep n in that range. */
+#define MOCK_MSG_TAIL_LEN(n) ((((n) - 1) & (MOCK_MSG_TAIL_MAX - 1)) + 1)
+
 static __always_inline void mock_msg_refresh(struct mock_sk_msg_ctx *c)
 {
-	c->md.data = (void *)(long)c->xdp->data;
-	c->md.data_end = (void *)(long)c->xdp->data_end;
-	c->md.size = (__u32)((long)c->md.data_end - (long)c->md.data);
+	__u8 *data = (__u8 *)(long)c->xdp->data;
+	__u8 *data_end = (__u8 *)(long)c->xdp->data_end;
+
+	c->md.data_end = data_end;
+	if (mock_msg_win.active) {
+		/* off < 14: the mask only tells the verifier */
+		c->md.data = data + (mock_msg_win.off & 0xff);
+		c->md.size = mock_msg_win.size;
+	} else {
+		c->md.data = data;
+		c->md.size = (__u32)(data_end - data);
+	}
+}
+
+/* The whole message back in the packet. Every step returns room the pull took: none can fail. */
+static __always_inline void mock_msg_unwindow(struct xdp_md *xdp)
+{
+	__u32 tail = mock_msg_win.tail;
+
+	if (!mock_msg_win.active)
+		return;
+	mock_msg_win.active = 0;
+	/* tail first: with head < 0 the window alone may be under 14 bytes */
+	if (tail)
+		bpf_xdp_adjust_tail(xdp, (int)tail);
+	bpf_xdp_adjust_head(xdp, -mock_msg_win.head);
+	if (tail)
+		bpf_xdp_store_bytes(xdp, mock_msg_win.size - tail, mock_msg_tail, MOCK_MSG_TAIL_LEN(tail));
+}
+
+/* Cut the packet to message bytes [start, end) (see the header); 0 or -EOPNOTSUPP. */
+static __always_inline long mock_msg_window_set(struct mock_sk_msg_ctx *c, __u32 start, __u32 end)
+{
+	__u32 size = c->md.size;
+	__u32 tail = size - end;
+	__s32 head = (__s32)end - MOCK_MSG_MIN_SIZE;
+
+	if (head > (__s32)start)
+		head = (__s32)start;
+	if (tail > MOCK_MSG_TAIL_MAX)
+		return -MOCK_EOPNOTSUPP;
+	mock_msg_unwindow(c->xdp);
+	/* the tail is read while the packet still starts at the message */
+	if (tail && bpf_xdp_load_bytes(c->xdp, end, mock_msg_tail, MOCK_MSG_TAIL_LEN(tail)))
+		return -MOCK_EOPNOTSUPP;
+	/* head first: the packet stays >= 14 bytes at every step */
+	if (bpf_xdp_adjust_head(c->xdp, head))
+		return -MOCK_EOPNOTSUPP;
+	if (tail && bpf_xdp_adjust_tail(c->xdp, -(int)tail)) {
+		bpf_xdp_adjust_head(c->xdp, -head);
+		return -MOCK_EOPNOTSUPP;
+	}
+	mock_msg_win.size = size;
+	mock_msg_win.head = head;
+	mock_msg_win.off = (__u32)((__s32)start - head);
+	mock_msg_win.tail = tail;
+	mock_msg_win.active = 1;
+	return 0;
 }
 
 /* Fill a harness context from the XDP packet and mock_sk_msg. */
@@ -124,6 +206,7 @@ static __always_inline long mock_msg_insert(struct mock_sk_msg_ctx *c, __u32 sta
 		return -MOCK_EOPNOTSUPP;
 	if (len > MOCK_MSG_MAX_PUSH)
 		return -MOCK_ENOMEM;
+	mock_msg_unwindow(c->xdp);
 	if (bpf_xdp_adjust_head(c->xdp, -(int)len)) {
 		/* the call dropped every packet pointer the verifier knew, md's included */
 		mock_msg_refresh(c);
@@ -191,9 +274,10 @@ static __always_inline long mock_msg_pull_data(struct sk_msg_md *msg, __u32 star
 		ret = -MOCK_EINVAL;
 	else
 		ret = mock_msg_cfg.pull_ret;
-	/* start < size, which an XDP test run keeps far below 0xffff: the mask only tells the verifier */
 	if (!ret)
-		c->md.data = (__u8 *)(long)c->xdp->data + (start & 0xffff);
+		ret = mock_msg_window_set(c, start, end);
+	/* every helper above dropped the packet pointers the verifier knew, md's included */
+	mock_msg_refresh(c);
 	mock_msg_record(MOCK_MSG_PULL, start, end, flags, ret);
 	return ret;
 }
@@ -232,6 +316,7 @@ static __always_inline long mock_msg_pop_data(struct sk_msg_md *msg, __u32 start
 	else if (len > 4096 || c->md.size - len < MOCK_MSG_MIN_SIZE)
 		ret = -MOCK_EINVAL; /* below 14 bytes: what an XDP packet cannot shrink to */
 	else {
+		mock_msg_unwindow(c->xdp);
 		mock_msg_shift_head(c, start, len);
 		ret = bpf_xdp_adjust_head(c->xdp, (int)len) ? -MOCK_EINVAL : 0;
 	}
