@@ -21,9 +21,16 @@ const AttachType = {
   CGROUP_INET6_GETSOCKNAME: 32, CGROUP_INET_SOCK_RELEASE: 34, SK_LOOKUP: 36,
   TRACE_RAW_TP: 23, TRACE_FENTRY: 24, TRACE_FEXIT: 25, MODIFY_RETURN: 26, LSM_MAC: 27, TRACE_ITER: 28,
   NETFILTER: 45, TCX_INGRESS: 46, TCX_EGRESS: 47, NETKIT_PRIMARY: 54, NETKIT_PEER: 55,
+  XDP_DEVMAP: 33, XDP_CPUMAP: 35, XDP: 37,
 } as const;
 
+/** XDP programs run from a devmap or cpumap (their context has egress_ifindex; no test run). */
+export const XDP_MAP_ATTACH: ReadonlySet<number> = new Set([AttachType.XDP_DEVMAP, AttachType.XDP_CPUMAP]);
+
 const BPF_F_SLEEPABLE = 1 << 4;
+/** The program handles multi-buffer packets (xdp.frags): the kernel may give it a packet whose
+ * linear part is shorter than the whole. */
+export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 
 export interface SectionKind {
   type: ProgTypeName;
@@ -39,7 +46,12 @@ type Rule = [prefix: string, exact: boolean, type: ProgTypeName, attach?: keyof 
 
 // exact: the section must be exactly this name; otherwise `prefix` or `prefix/...` matches.
 const RULES: Rule[] = [
-  ['xdp', false, 'XDP'],
+  ['xdp.frags/devmap', true, 'XDP', 'XDP_DEVMAP', BPF_F_XDP_HAS_FRAGS],
+  ['xdp/devmap', true, 'XDP', 'XDP_DEVMAP'],
+  ['xdp.frags/cpumap', true, 'XDP', 'XDP_CPUMAP', BPF_F_XDP_HAS_FRAGS],
+  ['xdp/cpumap', true, 'XDP', 'XDP_CPUMAP'],
+  ['xdp.frags', true, 'XDP', 'XDP', BPF_F_XDP_HAS_FRAGS],
+  ['xdp', false, 'XDP', 'XDP'],
   ['tc', false, 'SCHED_CLS'],
   ['classifier', false, 'SCHED_CLS'],
   ['action', false, 'SCHED_ACT'],

@@ -4,7 +4,7 @@
 // before any syscall.
 import { InputError, NotSupportedError } from '../errors';
 import { integer, optionalBytes, U32_MAX } from '../validate';
-import type { ProgTypeName, SectionKind } from './sections';
+import { BPF_F_XDP_HAS_FRAGS, XDP_MAP_ATTACH, type ProgTypeName, type SectionKind } from './sections';
 
 export interface RunOptions {
   /** Packet bytes (data_in). */
@@ -172,6 +172,7 @@ export function planRun(program: string, kind: SectionKind, opts: RunOptions): R
   if (!ctx && c.required) throw new InputError(`${what}: ${type} test runs need a context (${c.struct}, up to ${c.max} bytes)`);
   if (ctx && c.exact && ctx.length !== c.max) throw new InputError(`${what}: a ${type} context (${c.struct}) is ${c.max} bytes, got ${ctx.length}`);
   if (ctx && ctx.length > c.max) throw new InputError(`${what}: a ${type} context (${c.struct}) is at most ${c.max} bytes, got ${ctx.length}`);
+  if (type === 'XDP') checkXdp(what, kind, data!, ctx);
   if (ctx && type === 'FLOW_DISSECTOR') checkFlowKeysIn(what, ctx);
   if (ctx && type === 'SK_LOOKUP') checkSkLookupIn(what, ctx);
   if (ctx && type === 'NETFILTER') checkHookStateIn(what, ctx);
@@ -216,6 +217,36 @@ function refuseTracing(what: string, kind: SectionKind, opts: RunOptions): void 
         ? `the kernel's tracing test run calls ${kind.attachTo.name}, but the program runs only while attached to it, and bpfunit does not attach programs`
         : `the kernel's tracing test run calls only ${targets.join(', ')}, never ${kind.attachTo.name}, so the program would not run`);
     }
+  }
+}
+
+/** struct xdp_md, as a test run reads it: offsets into data_in (data: where the packet starts
+ * after the metadata; data_end: where the linear part ends), data_meta 0, and the device. */
+const XDP_MD = { data: 0, dataEnd: 4, dataMeta: 8, egressIfindex: 20 };
+/** xdp_metalen_invalid: metadata is whole u32s, at most 32 bytes. */
+const XDP_META_MAX = 32;
+
+/** The kernel's XDP test run: no devmap/cpumap programs (EINVAL); a context's offsets must lie in
+ * the packet. The kernel makes the first data_end bytes the linear part and the rest fragments
+ * (6.1, 6.12 and 6.18 alike), so a zero data_end gives the program an empty packet: a program
+ * without xdp.frags never gets such a packet from a driver, so there it must be the whole packet. */
+function checkXdp(what: string, kind: SectionKind, data: Buffer, ctx: Buffer | undefined): void {
+  if (XDP_MAP_ATTACH.has(kind.attachType)) {
+    throw new NotSupportedError('BPF_PROG_TEST_RUN', 'XDP (devmap/cpumap)', "the kernel's XDP test run refuses programs that run from a devmap or cpumap (EINVAL)");
+  }
+  if (!ctx) return;
+  const field = (name: keyof typeof XDP_MD) => ctx.readUInt32LE(XDP_MD[name]);
+  const bad = (why: string): never => {
+    throw new InputError(`${what}: xdp_md ${why}`);
+  };
+  if (field('dataMeta') !== 0) bad(`data_meta is ${field('dataMeta')}: it must be 0 (metadata is the first \`data\` bytes of the packet)`);
+  if (field('egressIfindex') !== 0) bad(`egress_ifindex is ${field('egressIfindex')}: a test run has no egress device, it must be 0`);
+  const start = field('data');
+  const end = field('dataEnd');
+  if (start % 4 !== 0 || start > XDP_META_MAX) bad(`data is ${start}: the metadata before the packet is whole u32s, at most ${XDP_META_MAX} bytes`);
+  if (end > data.length || start > end) bad(`data_end is ${end} and data ${start}, for ${data.length} bytes of data: need data <= data_end <= ${data.length}`);
+  if (end !== data.length && !(kind.flags & BPF_F_XDP_HAS_FRAGS)) {
+    bad(`data_end is ${end} but the packet is ${data.length} bytes: set it to ${data.length} (only an xdp.frags program can be given a packet whose linear part ends before its end)`);
   }
 }
 
