@@ -1,12 +1,12 @@
 // `bpfunit load` and `bpfunit run`: verify an object's programs, or test-run one, printing JSON.
-import { Collection } from '../kernel/collection';
+import { loadHarnessObject } from '../mock/harness';
 import { mapTypeName } from '../object/maps';
 import { ObjectSpec } from '../object/object';
 import { RunArgs, UsageError } from './args';
 
 export function load(object: string, progs: string[], btf?: string): object {
   const spec = ObjectSpec.fromFile(object);
-  const coll = Collection.load(spec, { programs: progs.length ? progs : undefined, targetBtf: btf });
+  const coll = loadHarnessObject(spec, { programs: progs.length ? progs : undefined, targetBtf: btf });
   try {
     return {
       programs: [...coll.programs.values()].map((p) => ({ name: p.name, section: p.spec.section, type: p.spec.kind!.type, insns: p.insnCount })),
@@ -20,7 +20,7 @@ export function load(object: string, progs: string[], btf?: string): object {
 export function run(object: string, args: RunArgs): object {
   if (args.progs.length !== 1) throw new UsageError('run needs exactly one --prog NAME');
   const spec = ObjectSpec.fromFile(object);
-  const coll = Collection.load(spec, { programs: args.progs, targetBtf: args.btf });
+  const coll = loadHarnessObject(spec, { programs: args.progs, targetBtf: args.btf });
   try {
     for (const s of args.sets) coll.map(s.map).update(s.key, s.value);
     const prog = coll.program(args.progs[0]);

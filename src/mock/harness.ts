@@ -6,11 +6,12 @@ import { basename, resolve } from 'node:path';
 import { readValue, writeValue, CValue } from '../btf/value';
 import { BtfKind } from '../btf/btf';
 import { InputError } from '../errors';
-import { Collection } from '../kernel/collection';
+import { Collection, CollectionOptions } from '../kernel/collection';
 import type { BpfMap } from '../kernel/map';
 import type { RunOptions, RunResult } from '../kernel/program';
 import { readObjectFile } from '../object/file';
 import { ObjectSpec } from '../object/object';
+import { checkTailCalls, explainNativeRejection, harnessEntries } from './harness-check';
 import { Mocks } from './mocks';
 
 interface Located {
@@ -47,8 +48,10 @@ export class Harness {
 
   private constructor(readonly collection: Collection) {}
 
+  /** Without a program list, a mock harness object loads only its entries (its programs'
+   * native sections are compiled with the mocks); another object loads every program. */
   static load(objectPath: string, programs?: string[]): Harness {
-    return new Harness(Collection.load(parsed(objectPath), { programs }));
+    return new Harness(loadHarnessObject(parsed(objectPath), { programs }));
   }
 
   /** Back to the state the object was loaded in (see Collection.reset). */
@@ -107,6 +110,19 @@ export class Harness {
 
   close(): void {
     this.collection.close();
+  }
+}
+
+/** Collection.load with a mock harness object's rules: no program list means its entries, a
+ * mocked tail call in a BPF subprogram is refused before any syscall, and a native section the
+ * verifier rejects is reported as such (HarnessError). */
+export function loadHarnessObject(spec: ObjectSpec, opts: CollectionOptions): Collection {
+  const programs = opts.programs ?? harnessEntries(spec);
+  checkTailCalls(spec, programs ?? spec.programs.map((p) => p.name));
+  try {
+    return Collection.load(spec, { ...opts, programs });
+  } catch (e) {
+    throw explainNativeRejection(spec, e);
   }
 }
 

@@ -14,7 +14,8 @@
  * Default (all zero): no (array, index) mapped, every tail call falls through.
  * Not reproduced: a tail call issued inside a BPF subprogram (a noinline function). The kernel
  * then returns the target's return value to the subprogram's caller, which carries on; here
- * that caller gets the target entry's XDP_PASS, and its context copy misses the target's writes.
+ * that caller would get the target entry's XDP_PASS, and its context copy misses the target's
+ * writes. Harness.load refuses such a call (src/mock/harness-check.ts), naming the function.
  */
 #ifndef MOCK_TAIL_CALL_H
 #define MOCK_TAIL_CALL_H
