@@ -14,6 +14,7 @@ export type { RunOptions, RunResult } from './kernel/program';
 export { TestRunFlag } from './object/test-run';
 export type { FlowKeys } from './object/test-run';
 export { Harness, useHarness } from './mock/harness';
+export type { HarnessOptions } from './mock/harness';
 export * from './mock/mocks';
 export * from './structs/layout';
 export * from './structs/uapi';
