@@ -15,6 +15,7 @@ export { TestRunFlag } from './object/test-run';
 export type { FlowKeys } from './object/test-run';
 export { Harness, useHarness } from './mock/harness';
 export { HarnessError } from './mock/harness-check';
+export type { HarnessOptions } from './mock/harness';
 export * from './mock/mocks';
 export * from './structs/layout';
 export * from './structs/uapi';

@@ -176,6 +176,8 @@ export interface LibbpfResult {
   stderr: string;
   /** Instructions libbpf loaded (bpf_program__insn_cnt after load). */
   insns?: number;
+  /** Bytes of the program as the verifier left it (bpf_prog_info.xlated_prog_len). */
+  xlated?: number;
   tag?: string;
   /** The BTF object (vmlinux's or a module's) and type id a tracing program was loaded against
    * (bpf_prog_info; 0 for other programs and before 6.0). */
@@ -191,7 +193,9 @@ export interface LibbpfResult {
 export function libbpfRun(
   obj: string,
   prog: string,
-  opts: { data?: Buffer; ctx?: Buffer; kconfig?: string; syscall?: boolean; norun?: boolean; btf?: string; cpu?: number; type?: [prog: number, attach: number] } = {},
+  opts: { data?: Buffer; ctx?: Buffer; kconfig?: string; syscall?: boolean; norun?: boolean; btf?: string; cpu?: number; type?: [prog: number, attach: number];
+    /** Bytes written into data sections' initial values between open and load (skeleton rodata). */
+    rodata?: { section: string; offset: number; bytes: Buffer }[] } = {},
 ): LibbpfResult {
   const args = [obj, prog];
   if (opts.data) args.push('data', opts.data.toString('hex'));
@@ -202,15 +206,17 @@ export function libbpfRun(
   if (opts.btf) args.push('btf', opts.btf);
   if (opts.cpu !== undefined) args.push('cpu', String(opts.cpu));
   if (opts.type) args.push('type', String(opts.type[0]), String(opts.type[1]));
+  for (const r of opts.rodata ?? []) args.push('rodata', r.section, String(r.offset), r.bytes.toString('hex'));
   const r = spawnSync(libbpfRunner(), args, { encoding: 'utf8' });
   if (r.status !== 0) return { ok: false, stderr: r.stderr };
   const j = JSON.parse(r.stdout) as {
-    insns: number; tag: string; attach_btf_obj_id: number; attach_btf_id: number; maps: LibbpfResult['maps']; retval?: number; data?: string; ctx?: string;
+    insns: number; xlated: number; tag: string; attach_btf_obj_id: number; attach_btf_id: number; maps: LibbpfResult['maps']; retval?: number; data?: string; ctx?: string;
   };
   return {
     ok: true,
     stderr: r.stderr,
     insns: j.insns,
+    xlated: j.xlated,
     tag: j.tag,
     attachBtf: { objId: j.attach_btf_obj_id, id: j.attach_btf_id },
     maps: j.maps,
@@ -230,6 +236,17 @@ export function funcSizes(obj: string): Map<string, number> {
     if (f[3] === 'FUNC') sizes.set(f[7], Number(f[2]));
   }
   return sizes;
+}
+
+/** Offsets of the OBJECT symbols (global variables) in their sections, from llvm-readelf. */
+export function objectSymbols(obj: string): Map<string, number> {
+  const out = execFileSync('llvm-readelf', ['-s', obj], { encoding: 'utf8' });
+  const offsets = new Map<string, number>();
+  for (const line of out.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[3] === 'OBJECT') offsets.set(f[7], parseInt(f[1], 16));
+  }
+  return offsets;
 }
 
 /** Makes a world-readable copy of a file (for the unprivileged child process). */

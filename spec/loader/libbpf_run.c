@@ -4,7 +4,7 @@
 // Built by spec/loader/helpers.ts with: gcc -O1 -o libbpf_run libbpf_run.c -lbpf
 //
 // usage: libbpf_run OBJ PROG [data HEX] [ctx HEX] [kconfig TEXT] [syscall] [norun] [btf PATH]
-//                   [cpu N] [type T ATTACH]
+//                   [cpu N] [type T ATTACH] [rodata SECTION OFFSET HEX]...
 //   kconfig: libbpf's kconfig open option ("CONFIG_A=y\nCONFIG_B=5"), used before the kernel's
 //   btf: relocate CO-RE against this BTF file (btf_custom_path) instead of the kernel's
 //   syscall: pass ctx_in only, no repeat, and read the context back from ctx_in (SYSCALL type;
@@ -12,7 +12,9 @@
 //   cpu: run on CPU N (BPF_F_TEST_RUN_ON_CPU)
 //   type: load PROG as program type T with expected attach type ATTACH (sections this libbpf
 //     does not know, e.g. netfilter before libbpf 1.2)
-// prints one JSON line: {"insns":N,"tag":"..","attach_btf_obj_id":O,"attach_btf_id":I,
+//   rodata: write HEX at OFFSET of a data section's initial value between open and load, as a
+//     skeleton sets skel->rodata->x (repeatable)
+// prints one JSON line: {"insns":N,"xlated":BYTES,"tag":"..","attach_btf_obj_id":O,"attach_btf_id":I,
 //   "maps":[{"name":..,"type":T,"key":K,"value":V,"max":M,"flags":F}],"retval":R,"data":"HEX","ctx":"HEX"}
 // exit status: 0 ok, 1 open/load failure, 2 run failure or bad usage.
 #include <errno.h>
@@ -33,6 +35,8 @@ int main(int argc, char **argv)
 {
 	const char *data_hex = NULL, *ctx_hex = NULL, *btf_path = NULL, *kconfig = NULL;
 	int syscall_type = 0, norun = 0, cpu = -1, prog_type = -1, attach_type = 0;
+	char **rodata[8];
+	int nrodata = 0;
 
 	if (argc < 3)
 		return 2;
@@ -55,6 +59,10 @@ int main(int argc, char **argv)
 			prog_type = atoi(argv[++i]);
 			attach_type = atoi(argv[++i]);
 		}
+		else if (!strcmp(argv[i], "rodata") && i + 3 < argc && nrodata < 8) {
+			rodata[nrodata++] = &argv[i + 1];
+			i += 3;
+		}
 		else
 			return 2;
 	}
@@ -64,6 +72,19 @@ int main(int argc, char **argv)
 	if (!obj) {
 		fprintf(stderr, "open %s: %s\n", argv[1], strerror(errno));
 		return 1;
+	}
+	for (int r = 0; r < nrodata; r++) {
+		struct bpf_map *sec = bpf_object__find_map_by_name(obj, rodata[r][0]);
+		size_t size = 0, off = strtoul(rodata[r][1], NULL, 0);
+		__u32 len = 0;
+		unsigned char *bytes = unhex(rodata[r][2], &len);
+		/* the initial value lives in memory libbpf copies into the map at load */
+		unsigned char *init = sec ? (unsigned char *)bpf_map__initial_value(sec, &size) : NULL;
+		if (!init || off + len > size) {
+			fprintf(stderr, "rodata %s: no such section, or %s+%u past its end\n", rodata[r][0], rodata[r][1], len);
+			return 2;
+		}
+		memcpy(init + off, bytes, len);
 	}
 	struct bpf_program *prog, *want = NULL;
 	bpf_object__for_each_program(prog, obj) {
@@ -92,7 +113,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "prog info: %s\n", strerror(errno));
 		return 1;
 	}
-	printf("{\"insns\":%zu", bpf_program__insn_cnt(want));
+	printf("{\"insns\":%zu,\"xlated\":%u", bpf_program__insn_cnt(want), info.xlated_prog_len);
 	puthex("tag", info.tag, sizeof(info.tag));
 	/* what a tracing program was loaded against: its target's BTF object (vmlinux's or a
 	 * module's, 0 before 6.0) and type id in it */

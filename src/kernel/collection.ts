@@ -1,7 +1,8 @@
 // A loaded object: its BTF, every map (data sections filled, .rodata frozen) and the programs
 // asked for. close() releases every fd it opened, also when loading fails half-way.
-import { BtfKind } from '../btf/btf';
 import { InputError, LinkError } from '../errors';
+import { CValue } from '../btf/value';
+import { objectGlobals, withRodata } from '../object/globals';
 import { kconfigData, KconfigValue } from '../object/kconfig';
 import { MapSpec, MapType } from '../object/maps';
 import { KCONFIG_MAP, ObjectSpec, ProgramSpec } from '../object/object';
@@ -30,6 +31,11 @@ export interface CollectionOptions {
   /** Values for `__kconfig` CONFIG_ externs in place of the kernel's config, e.g. to test the
    * CONFIG_X=n branch on a kernel built with it: 'y' | 'n' | 'm', a number, or a string. */
   kconfig?: Record<string, KconfigValue>;
+  /** Values of read-only globals (`const volatile`, in .rodata or a .rodata.* section) written
+   * into the section before its map is created and frozen, as a libbpf skeleton sets
+   * `skel->rodata->x` between open and load: the verifier sees them as constants. Encoded through
+   * BTF with Harness.set's checks; structs may be given in part. */
+  rodata?: Record<string, CValue>;
 }
 
 /** Lets a tool (coverage instrumentation) rewrite programs before they load, add maps, and see
@@ -98,7 +104,7 @@ export class Collection {
     if (broken) throw broken.error;
     wanted = relocateCore(spec, wanted, opts.targetBtf);
     const hook = opts.hook === undefined ? Collection.defaultHook : opts.hook ?? undefined;
-    let maps = withKconfig(spec, wanted, opts.kconfig);
+    let maps = withRodata(spec, withKconfig(spec, wanted, opts.kconfig), opts.rodata);
     if (wanted.some((p) => p.instructions.some((i) => i.ksym?.kind === 'kfunc'))) symbols.planFdArray(spec.programs);
     wanted = wanted.map((p) => targets.resolve(symbols.resolve(p, spec.btf)));
     const fdArray = symbols.fdArray();
@@ -223,21 +229,9 @@ export class Collection {
   }
 
   private findGlobal(name: string): GlobalVariable {
-    const btf = this.spec.btf;
-    if (btf) {
-      for (const sec of btf.types) {
-        if (sec.kind !== BtfKind.Datasec || !this.maps.has(sec.name)) continue;
-        for (const v of sec.vars ?? []) {
-          if (btf.type(v.type).name !== name) continue;
-          const elfSec = this.spec.elf.sectionByName(sec.name);
-          if (!elfSec) continue; // .kconfig: externs, not globals
-          const sym = this.spec.elf.symbols.find((s) => s.section === elfSec.index && s.name === name);
-          if (!sym) continue;
-          return { map: this.map(sec.name), offset: sym.value, size: btf.sizeOf(v.type) };
-        }
-      }
-    }
-    throw new InputError(`no global variable named '${name}' in the data sections of ${this.spec.name}`);
+    const g = objectGlobals(this.spec).get(name);
+    if (!g) throw new InputError(`no global variable named '${name}' in the data sections of ${this.spec.name}`);
+    return { map: this.map(g.section), offset: g.offset, size: g.size };
   }
 
   /** A copy of a global's bytes: read from the mapped section (no syscall), or by lookup for a
@@ -252,7 +246,7 @@ export class Collection {
   writeGlobal(name: string, valueBytes: Bytes): void {
     const value = bytes(valueBytes, `global ${name}`);
     const g = this.global(name);
-    if (g.map.spec.data?.freeze) throw new InputError(`global ${name} is in ${g.map.name}, which is read-only (frozen after loading)`);
+    if (g.map.spec.data?.freeze) throw new InputError(readOnlyGlobal(name, g.map.name));
     if (value.length !== g.size) throw new InputError(`global ${name} is ${g.size} bytes, got ${value.length}`);
     value.copy(g.map.mappedValue(), g.offset);
   }
@@ -269,6 +263,11 @@ export class Collection {
       this.btfFd = undefined;
     }
   }
+}
+
+/** Why a .rodata global cannot be written once loaded, and how to give its value. */
+export function readOnlyGlobal(name: string, section: string): string {
+  return `global ${name} is in ${section}, read-only once loaded (frozen): give its value before loading with the rodata load option (useHarness(object, { rodata: { ${name}: ... } }), Harness.load, Collection.load)`;
 }
 
 /** Map types whose contents userspace can neither read nor empty (records, sockets' storage,

@@ -4,9 +4,9 @@
 // directly in the data sections mapped into this process: no syscall, and a run sees them at once.
 import { basename, resolve } from 'node:path';
 import { readValue, writeValue, CValue } from '../btf/value';
-import { BtfKind } from '../btf/btf';
 import { InputError } from '../errors';
-import { Collection, CollectionOptions } from '../kernel/collection';
+import { Collection, CollectionOptions, readOnlyGlobal } from '../kernel/collection';
+import { objectGlobals } from '../object/globals';
 import type { BpfMap } from '../kernel/map';
 import type { RunOptions, RunResult } from '../kernel/program';
 import { readObjectFile } from '../object/file';
@@ -19,7 +19,13 @@ interface Located {
   offset: number;
   size: number;
   typeId: number;
+  /** In .rodata / .rodata.*: frozen, read by lookup, never written. */
+  readOnly: boolean;
 }
+
+/** What a harness load takes besides the object: the programs (default all) and the values of
+ * read-only globals before the load (see CollectionOptions.rodata). */
+export type HarnessOptions = Pick<CollectionOptions, 'programs' | 'rodata'>;
 
 // The last parse of each object file harnesses loaded, reused while the file's bytes are the same:
 // a spec process loads one harness object in many describe blocks and spec files. The file is
@@ -49,9 +55,11 @@ export class Harness {
   private constructor(readonly collection: Collection) {}
 
   /** Without a program list, a mock harness object loads only its entries (its programs'
-   * native sections are compiled with the mocks); another object loads every program. */
-  static load(objectPath: string, programs?: string[]): Harness {
-    return new Harness(loadHarnessObject(parsed(objectPath), { programs }));
+   * native sections are compiled with the mocks); another object loads every program. `opts`
+   * may be the list of programs alone. */
+  static load(objectPath: string, opts: string[] | HarnessOptions = {}): Harness {
+    const { programs, rodata } = Array.isArray(opts) ? { programs: opts, rodata: undefined } : opts;
+    return new Harness(loadHarnessObject(parsed(objectPath), { programs, rodata }));
   }
 
   /** Back to the state the object was loaded in (see Collection.reset). */
@@ -67,32 +75,25 @@ export class Harness {
 
   private find(name: string): Located {
     const spec = this.collection.spec;
-    const btf = spec.btf;
-    if (btf) {
-      for (const m of spec.maps) {
-        if (!m.data || m.data.freeze) continue;
-        const ds = btf.find(BtfKind.Datasec, m.name);
-        for (const v of ds?.vars ?? []) {
-          const variable = btf.type(v.type);
-          if (variable.name !== name) continue;
-          const g = this.collection.global(name);
-          return { map: g.map, offset: g.offset, size: g.size, typeId: variable.type! };
-        }
-      }
-    }
-    throw new InputError(`no writable global named '${name}' in ${spec.name}`);
+    const g = objectGlobals(spec).get(name);
+    if (!g) throw new InputError(`no global named '${name}' in ${spec.name} (globals: ${[...objectGlobals(spec).keys()].join(', ') || 'none'})`);
+    return { map: this.collection.map(g.section), offset: g.offset, size: g.size, typeId: g.typeId, readOnly: g.readOnly };
   }
 
-  /** A global variable's value, decoded through BTF. */
+  /** A global variable's value, decoded through BTF; a read-only one (.rodata) as it was loaded. */
   get(name: string): CValue {
-    const { map, offset, typeId } = this.locate(name);
-    return readValue(this.collection.spec.btf!, typeId, map.mappedValue(), offset);
+    const { map, offset, typeId, readOnly } = this.locate(name);
+    // A frozen section is not mapped into this process: one lookup.
+    const memory = readOnly ? map.lookup(Buffer.alloc(4))! : map.mappedValue();
+    return readValue(this.collection.spec.btf!, typeId, memory, offset);
   }
 
   /** Writes a global; for structs only the fields given change. A value that does not fit
-   * changes nothing (it is encoded into a copy first). */
+   * changes nothing (it is encoded into a copy first). Read-only globals are given before the
+   * load (HarnessOptions.rodata). */
   set(name: string, value: CValue): void {
-    const { map, offset, size, typeId } = this.locate(name);
+    const { map, offset, size, typeId, readOnly } = this.locate(name);
+    if (readOnly) throw new InputError(readOnlyGlobal(name, map.name));
     const memory = map.mappedValue();
     const bytes = Buffer.from(memory.subarray(offset, offset + size));
     writeValue(this.collection.spec.btf!, typeId, bytes, 0, value, name);
@@ -128,10 +129,10 @@ export function loadHarnessObject(spec: ObjectSpec, opts: CollectionOptions): Co
 
 /** Mocha hooks: load once for the enclosing describe(), reset before each test, close after.
  * Returns an accessor, since the harness exists only once the before() hook has run. */
-export function useHarness(objectPath: string, programs?: string[]): () => Harness {
+export function useHarness(objectPath: string, opts?: string[] | HarnessOptions): () => Harness {
   let h: Harness | undefined;
   before(() => {
-    h = Harness.load(objectPath, programs);
+    h = Harness.load(objectPath, opts);
   });
   beforeEach(() => h!.reset());
   after(() => h?.close());
