@@ -1,4 +1,5 @@
-// The README's worked example, run as written (only the object path differs).
+// The README's worked example, run as written but for the imports (the package's own sources)
+// and the object paths (fixtures build to build/fixtures).
 import { expect } from 'chai';
 import { Collection, ObjectSpec, ProgType } from '../../src';
 import { useHarness } from '../../src/mock/harness';
