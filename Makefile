@@ -43,7 +43,7 @@ vm-deps: deps
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# The program, loader, kernel and differential specs (KERNEL_SPECS: other globs) on the host and
+# The program, mock, loader, kernel and differential specs (KERNEL_SPECS: other globs) on the host and
 # on each kernel in KERNELS (Debian series or kernel image paths) under qemu, as a table kernel x
 # spec outcome (also in build/kernels/).
 KERNELS ?= host 6.1 6.12
@@ -165,7 +165,7 @@ bench: deps objects
 clean:
 	rm -rf build coverage dist
 
-# CI: the whole default matrix (program, loader, kernel-requirement and differential specs on the
+# CI: the whole default matrix (program, mock, loader, kernel-requirement and differential specs on the
 # host, 6.1 and 6.12), the guests with nf_conntrack so the module-BTF specs take their module side.
 ci-kernels:
 	$(MAKE) -s test-kernels KERNEL_MODULES=nf_conntrack

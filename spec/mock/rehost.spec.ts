@@ -107,7 +107,10 @@ describe('re-hosting: tail calls and map identity through wrappers (wrappers.c)'
     it("updates through a wrapper are the kernel's, recorded under the right map with its return value", () => {
       h().map('addrs').update(key1, u32(5));
       connect();
-      expect(h().mocks.mapWrites()).to.deep.equal([{ map: mapId('addrs'), op: MapWriteOp.UPDATE, flags: 1n, ret: BigInt(-EEXIST) }]);
+      // What the program's register gets back differs by kernel in its upper half: 6.1's map ops
+      // return int and the JIT calls them directly (0xffffffef recorded), 6.18's return long (-17).
+      const writes = h().mocks.mapWrites().map((w) => ({ ...w, ret: BigInt.asIntN(32, w.ret) }));
+      expect(writes).to.deep.equal([{ map: mapId('addrs'), op: MapWriteOp.UPDATE, flags: 1n, ret: BigInt(-EEXIST) }]);
       expect(h().map('addrs').lookup(key1)!.readUInt32LE(0), 'BPF_NOEXIST left the entry').to.equal(5);
     });
 

@@ -9,7 +9,7 @@ import { guestKernel } from './cli';
 import { runInVm } from './qemu';
 
 /** What runs on each kernel unless KERNEL_SPECS (globs, space-separated) says otherwise. */
-export const MATRIX_SPECS = ['spec/{programs,loader}/**/*.spec.ts', 'spec/kernels/**/*.spec.ts', 'spec/differential/**/*.spec.ts'];
+export const MATRIX_SPECS = ['spec/{programs,mock,loader}/**/*.spec.ts', 'spec/kernels/**/*.spec.ts', 'spec/differential/**/*.spec.ts'];
 
 type State = 'pass' | 'FAIL' | 'pending';
 interface Outcome {
