@@ -2,7 +2,7 @@
 // TypeScript loader when specs are TypeScript, and the coverage hooks for `bpfunit coverage`.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { BpfunitConfig } from '../config';
+import { BpfunitConfig, CONFIG_ENV } from '../config';
 
 /** mocha options that take a value as the next argument (so it is not taken for a spec). */
 const VALUED = new Set([
@@ -55,6 +55,7 @@ export function mochaCommand(config: BpfunitConfig, run: MochaRun): string[] {
 export function runMocha(config: BpfunitConfig, run: MochaRun): number {
   const env = { ...process.env };
   if (run.coverage) env.BPFUNIT_COVERAGE = '1';
+  if (config.path) env[CONFIG_ENV] = config.path; // the coverage hooks read this configuration, not one they would find
   const r = spawnSync(process.execPath, mochaCommand(config, run), { cwd: config.root, stdio: 'inherit', env });
   if (r.error) throw r.error;
   return r.status === 0 ? 0 : 1;

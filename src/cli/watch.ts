@@ -195,7 +195,7 @@ class Watcher {
   }
 
   private configFile(): string {
-    return this.config.file!.replace(/ \(key "bpfunit"\)$/, ''); // package.json's key
+    return this.config.path!;
   }
 
   /** Watches the directories of every input now known, and stops watching the others. */
