@@ -2,10 +2,14 @@
 // "bpfunit" key in its package.json. Paths and globs are relative to that root, or absolute (a
 // sibling checkout). Every key is optional; a wrong one is an InputError naming it.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { InputError } from './errors';
 
 export const CONFIG_FILE = 'bpfunit.config.json';
+
+/** The configuration file a child process of bpfunit reads (set for the mocha of `bpfunit
+ * coverage`, so its hooks read the file --config named). */
+export const CONFIG_ENV = 'BPFUNIT_CONFIG';
 
 /** The configuration is wrong (the message names the file and key): a usage error, exit 2. */
 export class ConfigError extends InputError {}
@@ -15,6 +19,8 @@ export interface BpfunitConfig {
   root: string;
   /** The file the configuration came from, undefined for the defaults. */
   file: string | undefined;
+  /** That file's path (a package.json for its "bpfunit" key), for loading it again. */
+  path: string | undefined;
   /** BPF programs to compile (globs). */
   sources: string[];
   /** Re-hosting harnesses (globs); compiled with every source's directory on the include path,
@@ -53,6 +59,11 @@ export function loadConfig(start = process.cwd(), explicit?: string): BpfunitCon
   if (explicit) {
     const file = resolve(start, explicit);
     if (!existsSync(file)) throw new ConfigError(`${explicit}: no such configuration file`);
+    if (basename(file) === 'package.json') {
+      const json = readJson(file);
+      if (!isObject(json.bpfunit)) throw new ConfigError(`${file}: no "bpfunit" object`);
+      return parseConfig(json.bpfunit, dirname(file), `${file} (key "bpfunit")`, file);
+    }
     return parseConfig(readJson(file), dirname(file), file);
   }
   for (let dir = resolve(start); ; dir = dirname(dir)) {
@@ -63,7 +74,7 @@ export function loadConfig(start = process.cwd(), explicit?: string): BpfunitCon
       const json = readJson(pkg);
       if (json.bpfunit !== undefined) {
         if (!isObject(json.bpfunit)) throw new ConfigError(`${pkg}: "bpfunit" must be an object`);
-        return parseConfig(json.bpfunit, dir, `${pkg} (key "bpfunit")`);
+        return parseConfig(json.bpfunit, dir, `${pkg} (key "bpfunit")`, pkg);
       }
     }
     if (dirname(dir) === dir) break;
@@ -89,7 +100,7 @@ function isObject(v: unknown): v is Raw {
 const KEYS = new Set(['$schema', 'sources', 'harnesses', 'include', 'defines', 'cflags', 'outDir', 'specs', 'coverage']);
 
 /** Validates a configuration object; `where` names it in errors. */
-export function parseConfig(raw: Raw, root: string, file: string | undefined): BpfunitConfig {
+export function parseConfig(raw: Raw, root: string, file: string | undefined, path = file): BpfunitConfig {
   const where = file ?? 'bpfunit configuration';
   for (const k of Object.keys(raw)) {
     if (!KEYS.has(k)) throw new ConfigError(`${where}: unknown key "${k}" (known: ${[...KEYS].filter((x) => x !== '$schema').join(', ')})`);
@@ -114,6 +125,7 @@ export function parseConfig(raw: Raw, root: string, file: string | undefined): B
   return {
     root,
     file,
+    path,
     sources: strings('sources'),
     harnesses: strings('harnesses'),
     include: strings('include'),

@@ -43,6 +43,12 @@ describe('bpfunit CLI', function () {
       runSpacedHex: ['run', calls, '--prog', 'calls_chain', '--data', 'aa bb cc dd ee ff 00 11 22 33 44 55 66 77 88 99'],
       runBad: ['run', invalid, '--prog', 'bad_xdp', '--data', zeros(14)],
       runShortData: ['run', invalid, '--prog', 'good_xdp', '--data', '00000000'],
+      runSetKeySize: ['run', maps, '--prog', 'maps_main', '--data', zeros(14), '--set', 'amap:00=0600000007000000'],
+      runSetValueSize: ['run', maps, '--prog', 'maps_main', '--data', zeros(14), '--set', 'amap:00000000=06'],
+      runCtxSize: ['run', types, '--prog', 'types_tc', '--data', ALPHABET_HEX, '--ctx', zeros(2)],
+      runCpu: ['run', types, '--prog', 'types_tc', '--data', ALPHABET_HEX, '--cpu', '1'],
+      runNoObject: ['run', 'no/such.o', '--prog', 'x'],
+      run0x: ['run', calls, '--prog', 'calls_chain', '--data', '0xaabbccddeeff00112233445566778899'],
       unknownOption: ['run', invalid, '--prog', 'good_xdp', '--bogus', '1'],
       missingProg: ['run', invalid, '--data', zeros(14)],
       badHex: ['run', invalid, '--prog', 'good_xdp', '--data', '0g'],
@@ -143,10 +149,6 @@ describe('bpfunit CLI', function () {
       }
     });
 
-    it('data shorter than the program type needs', () => {
-      expect(r.runShortData.status).to.equal(1);
-      expect(r.runShortData.stderr).to.match(/^bpfunit: program good_xdp: XDP test runs need at least 14 bytes .* got 4\n$/);
-    });
   });
 
   describe('exit status 2: bad usage', () => {
@@ -163,6 +165,28 @@ describe('bpfunit CLI', function () {
         expect(r[name].stderr).to.include('(run bpfunit --help for usage)');
       });
     }
+
+    // What the user typed does not fit the object: bad usage too, not a failed run.
+    const misfits: [string, RegExp][] = [
+      ['runShortData', /program good_xdp: XDP test runs need at least 14 bytes .* got 4/],
+      ['runSetKeySize', /map amap: key is 1 bytes, the map's keys are 4/],
+      ['runSetValueSize', /map amap: value is 1 bytes, the map's values are 8/],
+      ['runCtxSize', /program types_tc: a SCHED_CLS context \(struct __sk_buff\) is 192 bytes, got 2/],
+      ['runCpu', /program types_tc: SCHED_CLS test runs do not take cpu/],
+      ['runNoObject', /cannot read no\/such\.o: ENOENT/],
+    ];
+    for (const [name, re] of misfits) {
+      it(`${name}: a value that does not fit the object exits 2 naming it`, () => {
+        expect(r[name].status, r[name].stderr).to.equal(2);
+        expect(r[name].stdout).to.equal('');
+        expect(r[name].stderr).to.match(new RegExp(`^bpfunit: ${re.source}`));
+      });
+    }
+
+    it('--data and --ctx take an optional 0x prefix, as --flags does', () => {
+      expect(r.run0x.status, r.run0x.stderr).to.equal(0);
+      expect(json(r.run0x)).to.deep.equal({ ...json(r.runSpacedHex), durationNs: json(r.run0x).durationNs });
+    });
 
     it('an unknown program name exits 2 and lists the programs', () => {
       expect(r.unknownProg.status).to.equal(2);

@@ -3,7 +3,7 @@
 // reporting files outside the root.
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, dependencies, harnessIncludes, targets } from '../../src/cli/build';
@@ -335,6 +335,50 @@ describe('bpfunit test in a repository', function () {
       expect(r.stdout).to.not.match(/passing|failing/);
     } finally {
       rmSync(path.join(dir, 'bpf', 'bad.c'));
+    }
+  });
+
+  it('a spec path or glob that matches nothing is bad usage (exit 2) naming it, for test, precommit and mutate', () => {
+    for (const args of [['test', 'test/ttll.spec.js'], ['test', 'test/ttl.spec.js', 'tests/**/*.js'], ['precommit', 'test/ttll.spec.js'], ['mutate', 'test/ttll.spec.js']]) {
+      const r = runIn(args);
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).to.equal(2);
+      expect(r.stderr, args.join(' ')).to.match(/^bpfunit: no spec file matches '(test\/ttll\.spec\.js|tests\/\*\*\/\*\.js)'/);
+      expect(r.stdout + r.stderr, args.join(' ')).not.to.match(/No test files found|specs fail/);
+    }
+  });
+
+  it('configured specs that match nothing stop test, coverage and mutate (exit 2) naming the glob', () => {
+    const config = path.join(dir, 'nospecs.json');
+    write(config, JSON.stringify({ specs: ['tset/*.spec.js'] }));
+    for (const cmd of ['test', 'coverage', 'mutate']) {
+      const r = runIn(['--config', config, cmd]);
+      expect(r.status, `${cmd}: ${r.stderr}`).to.equal(2);
+      expect(r.stderr, cmd).to.include(`"specs"`).and.to.include(`no spec file matches 'tset/*.spec.js'`);
+      expect(r.stderr, cmd).not.to.match(/specs fail/);
+    }
+  });
+
+  it('mutate runs the configured specs by default, not bpfunit\'s own', () => {
+    symlinkSync(path.resolve('node_modules'), path.join(dir, 'node_modules')); // the user's mocha
+    const r = runIn(['mutate', '--include', 'ttl\\.c$', '--out', 'mut']);
+    expect(r.status, r.stderr).to.equal(0);
+    const report = JSON.parse(readFileSync(path.join(dir, 'mut', 'mutation.json'), 'utf8')) as { mutants: { status: string }[] };
+    expect(report.mutants.some((m) => m.status === 'killed'), r.stdout).to.equal(true);
+  });
+
+  it('a sources glob that matches no file is a warning naming it; none matching at all is exit 2', () => {
+    const some = path.join(dir, 'some.json');
+    write(some, JSON.stringify({ specs: ['test/*.spec.js'], sources: ['bpf/*.c', 'srcx/*.c'] }));
+    const warned = runIn(['--config', some, 'build']);
+    expect(warned.status, warned.stderr).to.equal(0);
+    expect(warned.stderr).to.equal(`bpfunit: warning: ${some}: "sources": 'srcx/*.c' matches no file\n`);
+    const none = path.join(dir, 'none.json');
+    write(none, JSON.stringify({ specs: ['test/*.spec.js'], sources: ['srcx/*.c'] }));
+    for (const cmd of ['build', 'test']) {
+      const r = runIn(['--config', none, cmd]);
+      expect(r.status, `${cmd}: ${r.stderr}`).to.equal(2);
+      expect(r.stderr).to.include(`${none}: "sources": no file matches 'srcx/*.c'`);
+      expect(r.stdout).not.to.match(/passing/);
     }
   });
 });

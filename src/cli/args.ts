@@ -16,8 +16,9 @@ export interface RunArgs {
   btf?: string;
 }
 
+/** Hex bytes in memory order; spaces and colons between them, and a leading 0x, are allowed. */
 export function hex(text: string, what: string): Buffer {
-  const clean = text.replace(/[\s:]/g, '');
+  const clean = text.replace(/^\s*0x/i, '').replace(/[\s:]/g, '');
   if (!/^([0-9a-fA-F]{2})*$/.test(clean)) throw new UsageError(`${what} is not an even-length hex string: '${text}'`);
   return Buffer.from(clean, 'hex');
 }

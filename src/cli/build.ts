@@ -17,7 +17,8 @@ export interface Target {
 
 const GLOB = /[*?]/;
 
-function expand(config: BpfunitConfig, key: 'sources' | 'harnesses'): string[] {
+/** The files of the configured globs; each glob that matches no file is added to `unmatched`. */
+function expand(config: BpfunitConfig, key: 'sources' | 'harnesses', unmatched: string[] = []): string[] {
   const out: string[] = [];
   for (const g of config[key]) {
     if (!GLOB.test(g)) {
@@ -26,7 +27,9 @@ function expand(config: BpfunitConfig, key: 'sources' | 'harnesses'): string[] {
       out.push(p);
       continue;
     }
-    for (const f of findFiles(config.root, [g])) out.push(resolve(config.root, f));
+    const found = findFiles(config.root, [g]);
+    if (!found.length) unmatched.push(`${config.file ?? 'the default configuration'}: "${key}": '${g}' matches no file`);
+    for (const f of found) out.push(resolve(config.root, f));
   }
   return out;
 }
@@ -37,10 +40,15 @@ export function harnessIncludes(config: BpfunitConfig, cwd: string, sources = ex
 }
 
 /** What `build` compiles: every source, then every harness (with the sources' directories on the
- * include path). Two inputs that would write the same object are an InputError. */
-export function targets(config: BpfunitConfig): Target[] {
-  const sources = expand(config, 'sources');
-  const harnesses = expand(config, 'harnesses');
+ * include path). Two inputs that would write the same object are an InputError. A glob that
+ * matches no file is said in `unmatched` (a typo'd one would leave the specs on stale objects);
+ * sources of which none match are a ConfigError: bpfunit would build no program at all. */
+export function targets(config: BpfunitConfig, unmatched: string[] = []): Target[] {
+  const sources = expand(config, 'sources', unmatched);
+  if (config.sources.length && !sources.length) {
+    throw new ConfigError(`${config.file ?? 'the default configuration'}: "sources": no file matches ${config.sources.map((g) => `'${g}'`).join(', ')} (looked up in ${config.root}; "sources": [] if bpfunit is to build no program)`);
+  }
+  const harnesses = expand(config, 'harnesses', unmatched);
   const base = cflags(config);
   const sourceDirs = harnessIncludes(config, config.root, sources);
   const seen = new Map<string, string>();
@@ -97,13 +105,15 @@ export interface BuildResult {
   built: Target[];
   failed: Target[];
   upToDate: number;
+  /** Configured globs that matched no file, said as warnings. */
+  unmatched: string[];
 }
 
 /** Compiles what is stale, one clang at a time, its diagnostics going straight to stderr. */
 export function build(config: BpfunitConfig, opts: { clang?: string; echo?: (line: string) => void } = {}): BuildResult {
   const clang = opts.clang ?? process.env.CLANG ?? 'clang';
-  const result: BuildResult = { built: [], failed: [], upToDate: 0 };
-  for (const t of targets(config)) {
+  const result: BuildResult = { built: [], failed: [], upToDate: 0, unmatched: [] };
+  for (const t of targets(config, result.unmatched)) {
     if (!stale(t, config.root)) {
       result.upToDate++;
       continue;

@@ -5,7 +5,7 @@ import { BpfUnitError, InputError, VerifierError } from '../errors';
 import { build, harnessIncludes } from './build';
 import { DEFAULT_HOOK_COMMAND, installHook } from './hook';
 import { init } from './init';
-import { runMocha, splitMochaArgs } from './mocha';
+import { runMocha, specsToRun, splitMochaArgs } from './mocha';
 import { hex, repeatCount, RunArgs, setEntry, u32Option, UsageError } from './args';
 
 export interface Io {
@@ -22,6 +22,7 @@ function version(): string {
 /** Builds what changed; throws when clang failed (its diagnostics are already on stderr). */
 function buildOrFail(config: BpfunitConfig, io: Io, verbose = false): void {
   const r = build(config, { echo: verbose ? (l) => io.out(`${l}\n`) : undefined });
+  for (const u of r.unmatched) io.err(`bpfunit: warning: ${u}\n`);
   if (r.failed.length) throw new BuildFailed(`clang failed on ${r.failed.map((t) => t.source).join(', ')}`);
 }
 
@@ -84,30 +85,34 @@ function program(io: Io, exit: Exit): Command {
     .helpOption('-h, --help')
     .action((args: string[], opts: { watch?: boolean }, cmd: Command) => {
       const c = config(cmd);
+      const run = splitMochaArgs(args);
+      specsToRun(c, run.specs);
       if (opts.watch) {
         const cwd = process.cwd(); // the watcher moves to the root; --config is relative to here
         const reload = () => loadConfig(cwd, cmd.optsWithGlobals().config as string | undefined);
-        exit.pending = (require('./watch') as typeof import('./watch')).watch(c, { ...splitMochaArgs(args), reload }, (t) => io.out(t));
+        exit.pending = (require('./watch') as typeof import('./watch')).watch(c, { ...run, reload }, (t) => io.out(t));
         return;
       }
       buildOrFail(c, io);
-      exit.status = runMocha(c, splitMochaArgs(args));
+      exit.status = runMocha(c, run);
     });
 
   p.command('coverage')
-    .description('run the specs with instrumented programs and write lcov/HTML to coverage/; `check` also fails under the thresholds')
-    .argument('[check]', 'fail (exit 1) when a threshold or a branch-table row is missed')
+    .description('run the specs with instrumented programs and write lcov/HTML to coverage/ (fails under the thresholds); `check` repeats the check from the saved counts, without running')
+    .argument('[check]', 'check the counts the last coverage run saved: exit 1 when a threshold or a branch-table row is missed')
     .action((what: string | undefined, _opts: unknown, cmd: Command) => {
       if (what !== undefined && what !== 'check') throw new UsageError(`coverage takes 'check' or nothing, got '${what}'`);
       const c = config(cmd);
-      buildOrFail(c, io);
-      const status = runMocha(c, { specs: [], options: ['--reporter', 'dot'], coverage: true });
-      if (status !== 0) {
-        exit.status = status;
+      if (what === 'check') {
+        // The report modules are needed only here: loaded lazily to keep every other command's start-up short.
+        const settings = (require('../coverage/config') as typeof import('../coverage/config')).coverageConfig(c);
+        const fromSaved = (require('../coverage/cli') as typeof import('../coverage/cli')).fromSaved;
+        exit.status = fromSaved('check', { ...settings, html: false }, c.root, { missing: 'run `bpfunit coverage` first' });
         return;
       }
-      // The report modules are needed only here: loaded lazily to keep every other command's start-up short.
-      if (what === 'check') exit.status = (require('../coverage/cli') as typeof import('../coverage/cli')).main(['check', '--quiet', '--no-html', '--root', c.root]) === 0 ? 0 : 1;
+      specsToRun(c, []);
+      buildOrFail(c, io);
+      exit.status = runMocha(c, { specs: [], options: ['--reporter', 'dot'], coverage: true });
     });
 
   p.command('precommit')
@@ -116,6 +121,7 @@ function program(io: Io, exit: Exit): Command {
     .option('--no-build', 'do not build first (objects built by your own build)')
     .action((specs: string[], opts: { build: boolean }, cmd: Command) => {
       const c = config(cmd);
+      specsToRun(c, specs);
       if (opts.build) buildOrFail(c, io);
       exit.pending = (require('./precommit') as typeof import('./precommit')).precommit(c, specs, (t) => io.out(t));
     });
@@ -133,9 +139,10 @@ function program(io: Io, exit: Exit): Command {
     .argument('[specs-and-options...]', 'spec globs, --out DIR, --include REGEX, --only TEXT, --coverage FILE')
     .allowUnknownOption()
     .helpOption(false)
-    .action((args: string[]) => {
+    .action((args: string[], _opts: unknown, cmd: Command) => {
+      const c = config(cmd);
       require('tsx/cjs'); // the specs are TypeScript, loaded in this process for each mutant
-      exit.pending = (require('../mutate/cli') as typeof import('../mutate/cli')).main(args);
+      exit.pending = (require('../mutate/cli') as typeof import('../mutate/cli')).main(args, c);
     });
 
   p.command('vm')

@@ -1,8 +1,9 @@
 // Running the user's specs: mocha in a child process with bpfunit's privilege preflight, the
 // TypeScript loader when specs are TypeScript, and the coverage hooks for `bpfunit coverage`.
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import type { BpfunitConfig } from '../config';
+import { join, resolve } from 'node:path';
+import { BpfunitConfig, CONFIG_ENV, ConfigError } from '../config';
+import { UsageError } from './args';
 
 /** mocha options that take a value as the next argument (so it is not taken for a spec). */
 const VALUED = new Set([
@@ -26,6 +27,38 @@ export function splitMochaArgs(args: string[]): { options: string[]; specs: stri
     }
   }
   return { options, specs };
+}
+
+/** The extensions of spec files in a directory named as a spec (as `bpfunit precommit` looks them up). */
+export const SPEC_EXTENSIONS = ['js', 'cjs', 'mjs', 'ts', 'cts', 'mts'];
+
+/** The spec paths or globs (relative to `root`, where mocha runs) that name no file, looked up as mocha does. */
+export function unmatchedSpecs(root: string, globs: string[]): string[] {
+  const { lookupFiles } = require('mocha/lib/cli/lookup-files.js') as { lookupFiles(path: string, extensions: string[], recursive: boolean): string[] };
+  return globs.filter((g) => {
+    try {
+      return lookupFiles(resolve(root, g), SPEC_EXTENSIONS, false).length === 0;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_MOCHA_NO_FILES_MATCH_PATTERN') return true;
+      throw e;
+    }
+  });
+}
+
+/** The specs a run takes: those given, else the configured ones. Mocha alone would say "No test
+ * files found" and exit 1 as if specs had failed: a given path or glob that matches nothing is bad
+ * usage, configured specs that match nothing a bad configuration (both exit 2, naming them). */
+export function specsToRun(config: BpfunitConfig, given: string[]): string[] {
+  const quoted = (globs: string[]) => globs.map((g) => `'${g}'`).join(', ');
+  if (given.length) {
+    const missing = unmatchedSpecs(config.root, given);
+    if (missing.length) throw new UsageError(`no spec file matches ${quoted(missing)} (looked up in ${config.root})`);
+    return given;
+  }
+  if (unmatchedSpecs(config.root, config.specs).length === config.specs.length) {
+    throw new ConfigError(`${config.file ?? 'the default configuration'}: "specs": no spec file matches ${quoted(config.specs) || 'an empty list'} (looked up in ${config.root})`);
+  }
+  return config.specs;
 }
 
 const TS = /\.[cm]?ts$|[{,]\s*[cm]?ts\s*[,}]/;
@@ -55,6 +88,7 @@ export function mochaCommand(config: BpfunitConfig, run: MochaRun): string[] {
 export function runMocha(config: BpfunitConfig, run: MochaRun): number {
   const env = { ...process.env };
   if (run.coverage) env.BPFUNIT_COVERAGE = '1';
+  if (config.path) env[CONFIG_ENV] = config.path; // the coverage hooks read this configuration, not one they would find
   const r = spawnSync(process.execPath, mochaCommand(config, run), { cwd: config.root, stdio: 'inherit', env });
   if (r.error) throw r.error;
   return r.status === 0 ? 0 : 1;

@@ -126,13 +126,15 @@ class Watcher {
     this.changed.clear();
     const parts: string[] = [];
     try {
-      if (this.config.file && changed.has(this.configFile())) this.config = this.args.reload();
+      const reloaded = !!this.config.file && changed.has(this.configFile());
+      if (reloaded) this.config = this.args.reload();
       const b = build(this.config);
       for (const t of b.built) changed.add(t.object);
       // clang removes the object it failed to build: not a change to rerun its specs for (they would fail)
       for (const t of [...b.built, ...b.failed]) this.seen.set(t.object, mtime(t.object));
       if (b.built.length) parts.push(`built ${b.built.map((t) => this.rel(t.object)).join(', ')}`);
       if (b.failed.length) parts.push(`clang failed on ${b.failed.map((t) => this.rel(t.source)).join(', ')}`);
+      if (first || reloaded) parts.push(...b.unmatched.map((u) => `warning: ${u}`));
       const files = specFiles(this.args.specs.length ? this.args.specs : this.config.specs);
       const run = first ? select(this.config.root, files, this.record).run : files.filter((f) => this.stale(f, changed));
       if (run.length) parts.push(await this.runSpecs(run, files, changed));
@@ -195,7 +197,7 @@ class Watcher {
   }
 
   private configFile(): string {
-    return this.config.file!.replace(/ \(key "bpfunit"\)$/, ''); // package.json's key
+    return this.config.path!;
   }
 
   /** Watches the directories of every input now known, and stops watching the others. */

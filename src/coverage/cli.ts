@@ -6,7 +6,7 @@
 // Exit status: 0 fine, 1 check failed, 2 bad usage or no data.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadConfig } from './config';
+import { CoverageConfig, loadConfig } from './config';
 import type { CoverageData } from './recorder';
 import { buildReport, DATA_FILE, formatFailures, formatSummary, writeReports } from './report';
 
@@ -51,9 +51,15 @@ export function main(argv: string[]): number {
     return 2;
   }
   if (!html) config.html = false;
-  const dataPath = data ? resolve(data) : join(root, config.output, DATA_FILE);
+  return fromSaved(command, config, root, { data, quiet, missing: 'run the specs with BPFUNIT_COVERAGE=1 and --require src/coverage/mocha-hooks.ts first' });
+}
+
+/** `report` or `check` from the counts a coverage run saved (`data`, default OUTPUT/bpf-coverage.json);
+ * `missing` says how to make them when there are none (exit 2). */
+export function fromSaved(command: 'report' | 'check', config: CoverageConfig, root: string, opts: { data?: string; quiet?: boolean; missing: string }): number {
+  const dataPath = opts.data ? resolve(opts.data) : join(resolve(root, config.output), DATA_FILE);
   if (!existsSync(dataPath)) {
-    console.error(`no coverage data at ${dataPath}: run the specs with BPFUNIT_COVERAGE=1 and --require src/coverage/mocha-hooks.ts first`);
+    console.error(`no coverage data at ${dataPath}: ${opts.missing}`);
     return 2;
   }
   const counts = JSON.parse(readFileSync(dataPath, 'utf8')) as CoverageData;
@@ -63,7 +69,7 @@ export function main(argv: string[]): number {
   }
   const report = buildReport(counts, config, root);
   writeReports(report, config, root);
-  console.log(quiet ? formatFailures(report) : formatSummary(report));
+  console.log(opts.quiet ? formatFailures(report) : formatSummary(report));
   return command === 'check' && report.failures.length > 0 ? 1 : 0;
 }
 

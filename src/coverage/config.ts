@@ -1,8 +1,8 @@
-// Coverage settings: the "coverage" key of bpfunit.config.json, else .bpfunit-coverage.json at the
-// repository root (every field optional).
+// Coverage settings: the "coverage" key of the project configuration (src/config.ts loads it,
+// wherever it lives), else an older .bpfunit-coverage.json at its root (every field optional).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { CONFIG_FILE as BPFUNIT_CONFIG_FILE, loadConfig as loadBpfunitConfig } from '../config';
+import { BpfunitConfig, CONFIG_ENV, loadConfig as loadBpfunitConfig } from '../config';
 
 export interface CoverageConfig {
   /** Minimum percentages over the reported files; `check` fails when one is missed. */
@@ -34,30 +34,36 @@ export const DEFAULT_CONFIG: CoverageConfig = {
   html: true,
 };
 
-/** The settings in `path` (which must exist), else the "coverage" key of root/bpfunit.config.json,
- * else root/.bpfunit-coverage.json if it exists, else the defaults. Under bpfunit.config.json the
- * default `include` adds the directories of sources outside the root. */
-export function loadConfig(root: string, explicit?: string): CoverageConfig {
-  if (!explicit && existsSync(join(root, BPFUNIT_CONFIG_FILE))) {
-    const project = loadBpfunitConfig(root);
-    if (project.coverage || !existsSync(join(root, CONFIG_FILE))) {
-      const outside = project.sources.map((g) => resolve(root, g)).filter((p) => relative(root, p).startsWith('..'));
-      const include = ['**', ...new Set(outside.map((p) => `${dirname(p)}/**`))];
-      return fromRaw({ include, ...project.coverage } as Partial<CoverageConfig>, `${project.file} (key "coverage")`);
-    }
+/** The coverage settings of a project configuration, as the one loader (src/config.ts) found it
+ * (bpfunit.config.json, the "bpfunit" key of package.json, or --config): its "coverage" key, else
+ * an older .bpfunit-coverage.json at its root, else the defaults. The default `include` adds the
+ * directories of sources outside the root. */
+export function coverageConfig(project: BpfunitConfig): CoverageConfig {
+  const root = project.root;
+  const outside = project.sources.map((g) => resolve(root, g)).filter((p) => relative(root, p).startsWith('..'));
+  const include = ['**', ...new Set(outside.map((p) => `${dirname(p)}/**`))];
+  if (project.coverage) return fromRaw({ include, ...project.coverage } as Partial<CoverageConfig>, `${project.file} (key "coverage")`);
+  const legacy = join(root, CONFIG_FILE);
+  return existsSync(legacy) ? fromRaw({ include, ...readRaw(legacy) }, legacy) : { ...DEFAULT_CONFIG, include };
+}
+
+/** The settings in `explicit`, a file of coverage settings alone (what `bpfunit mutate` writes for
+ * its pass), else those of the project configuration found from `start` (or named by
+ * BPFUNIT_CONFIG, which `bpfunit coverage` passes on for --config). */
+export function loadConfig(start: string, explicit?: string): CoverageConfig {
+  if (explicit) {
+    if (!existsSync(explicit)) throw new Error(`${explicit}: no such file`);
+    return fromRaw(readRaw(explicit), explicit);
   }
-  const path = explicit ?? join(root, CONFIG_FILE);
-  if (!existsSync(path)) {
-    if (explicit) throw new Error(`${explicit}: no such file`);
-    return { ...DEFAULT_CONFIG };
-  }
-  let raw: Partial<CoverageConfig>;
+  return coverageConfig(loadBpfunitConfig(start, process.env[CONFIG_ENV] || undefined));
+}
+
+function readRaw(path: string): Partial<CoverageConfig> {
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
   }
-  return fromRaw(raw, path);
 }
 
 function fromRaw(raw: Partial<CoverageConfig>, path: string): CoverageConfig {

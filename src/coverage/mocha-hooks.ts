@@ -89,7 +89,7 @@ function collected(root: string): CoverageData {
 }
 
 /** Writes every report; returns the summary text and what makes the check fail.
- * BPFUNIT_COVERAGE_CONFIG names another config file than .bpfunit-coverage.json. */
+ * BPFUNIT_COVERAGE_CONFIG names a file of coverage settings to use instead of the configuration's. */
 export function finish(root = process.cwd()): { summary: string; failures: string[] } {
   recorder.flush({ title: OUTSIDE_TESTS });
   const cfg = config(root);

@@ -1,9 +1,12 @@
 // `bpfunit mutate [SPEC_GLOB...] [--coverage FILE] [--out DIR] [--include REGEX] [--only ID_SUBSTRING]`:
 // a coverage run of the specs (unless --coverage names one already made) gives the tests that run
-// each instruction; every mutant of the programs' C files (default: those under bpf/) is then
-// verified and run against those tests. Writes DIR/mutation.json and DIR/mutation.html (default
-// DIR: mutation). Exit 0 when done (survivors are findings, not errors), 2 on bad usage.
+// each instruction (default specs: the configured ones); every mutant of the programs' C files
+// (default: those under bpf/) is then verified and run against those tests. Writes
+// DIR/mutation.json and DIR/mutation.html (default DIR: mutation). Exit 0 when done (survivors are
+// findings, not errors), 2 on bad usage (a spec glob that matches nothing too).
 import { spawnSync } from 'node:child_process';
+import { BpfunitConfig, pathArg } from '../config';
+import { unmatchedSpecs } from '../cli/mocha';
 import { loadConfig as loadCoverageConfig } from '../coverage/config';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -14,7 +17,6 @@ import { buildReport, formatReport, htmlReport } from './report';
 import { MutantResult, runMutant } from './run';
 
 const USAGE = 'usage: bpfunit mutate [SPEC_GLOB...] [--coverage FILE] [--out DIR] [--include REGEX] [--only TEXT]';
-const DEFAULT_SPECS = ['spec/programs/**/*.spec.ts'];
 
 interface Args {
   specs: string[];
@@ -48,7 +50,6 @@ function parse(argv: string[]): Args | string {
       default: return `unknown option '${a}'`;
     }
   }
-  if (args.specs.length === 0) args.specs = DEFAULT_SPECS;
   return args;
 }
 
@@ -65,7 +66,8 @@ export function coverageRun(root: string, specs: string[], dir: string): string 
   return join(dir, 'coverage', 'bpf-coverage.json');
 }
 
-export async function main(argv: string[], log: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+/** `project`: the configuration, whose `specs` are the default. */
+export async function main(argv: string[], project: BpfunitConfig, log: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     log(`${USAGE}\n`);
     return 0;
@@ -77,9 +79,17 @@ export async function main(argv: string[], log: (text: string) => void = (t) => 
   }
   const root = process.cwd();
   const out = resolve(args.out);
+  const specs = args.specs.length ? args.specs : project.specs.map((g) => pathArg(resolve(project.root, g), root));
+  // mocha would find no test file and the coverage pass would look like failing specs
+  const missing = args.coverage ? [] : unmatchedSpecs(root, specs);
+  if (missing.length) {
+    const from = args.specs.length ? '' : ` (the configured "specs" of ${project.file ?? 'the default configuration'})`;
+    process.stderr.write(`bpfunit: no spec file matches ${missing.map((g) => `'${g}'`).join(', ')}${from}\n${USAGE}\n`);
+    return 2;
+  }
   try {
     mkdirSync(out, { recursive: true });
-    const coverageFile = args.coverage ?? coverageRun(root, args.specs, out);
+    const coverageFile = args.coverage ?? coverageRun(root, specs, out);
     const data = JSON.parse(readFileSync(coverageFile, 'utf8')) as CoverageData;
     const mutants = plan(data, root, (f) => args.include.test(f)).filter((m) => !args.only || m.id.includes(args.only));
     const started = process.hrtime.bigint();
