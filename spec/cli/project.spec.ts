@@ -360,6 +360,7 @@ describe('bpfunit test in a repository', function () {
 
   it('mutate runs the configured specs by default, not bpfunit\'s own', () => {
     symlinkSync(path.resolve('node_modules'), path.join(dir, 'node_modules')); // the user's mocha
+    expect(runIn(['build']).status, 'bpfunit build').to.equal(0); // mutate mutates built objects
     const r = runIn(['mutate', '--include', 'ttl\\.c$', '--out', 'mut']);
     expect(r.status, r.stderr).to.equal(0);
     const report = JSON.parse(readFileSync(path.join(dir, 'mut', 'mutation.json'), 'utf8')) as { mutants: { status: string }[] };

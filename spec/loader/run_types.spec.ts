@@ -384,8 +384,8 @@ describe('test runs by program type', function () {
       expect(json(r.tcFlags).retval).to.equal(1026);
     });
 
-    it('an option the type refuses: exit 1 naming the type and the option; a malformed one: exit 2', () => {
-      expect([r.rawData.status, r.tcCpu.status, r.rawBadCpu.status]).to.deep.equal([1, 1, 2]);
+    it('an option the type refuses and a malformed one are bad usage: exit 2 naming the type and the option', () => {
+      expect([r.rawData.status, r.tcCpu.status, r.rawBadCpu.status]).to.deep.equal([2, 2, 2]);
       expect(r.rawData.stderr).to.match(/RAW_TRACEPOINT test runs do not take data/);
       expect(r.tcCpu.stderr).to.match(/SCHED_CLS test runs do not take cpu/);
       expect(r.rawBadCpu.stderr).to.match(/--cpu needs an integer from 0 to 4294967295/);
