@@ -219,7 +219,7 @@ describe('bpfunit init', () => {
         expect(readFileSync(path.join(dir, f), 'utf8'), f).to.equal(readFileSync(path.join(TEMPLATES, f), 'utf8'));
       }
       const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
-      expect(pkg.scripts).to.deep.equal({ test: 'jest', 'bpf:build': 'make bpf', 'bpf:test': 'bpfunit test', 'bpf:coverage': 'bpfunit coverage check' });
+      expect(pkg.scripts).to.deep.equal({ test: 'jest', 'bpf:build': 'make bpf', 'bpf:test': 'bpfunit test', 'bpf:coverage': 'bpfunit coverage' });
       expect(init(dir).filter((l) => l.startsWith('created') || l.startsWith('added'))).to.deep.equal([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

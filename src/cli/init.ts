@@ -9,7 +9,7 @@ export const TEMPLATES = join(__dirname, '..', '..', 'templates');
 const SCRIPTS: Record<string, string> = {
   'bpf:build': 'bpfunit build',
   'bpf:test': 'bpfunit test',
-  'bpf:coverage': 'bpfunit coverage check',
+  'bpf:coverage': 'bpfunit coverage',
 };
 /** npm init's placeholder, which `bpfunit test` may replace. */
 const NPM_PLACEHOLDER = /^echo "Error: no test specified" && exit 1$/;
