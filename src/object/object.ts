@@ -13,7 +13,7 @@ import { btfWithExterns, describeExtern } from './externs';
 import { KconfigExtern, kconfigExterns } from './kconfig';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, btfMaps, dataSectionMaps, isDataSection, MapSpec, MapType } from './maps';
 import { readObjectFile } from './file';
-import { SectionKind, sectionKind } from './sections';
+import { SectionKind, sectionKind, unsupportedSection } from './sections';
 import { structOpsMaps, structOpsUse } from './struct-ops';
 
 export interface ProgramSpec {
@@ -92,7 +92,9 @@ export class ObjectSpec {
       const linked = link(fn);
       const kind = sectionKind(fn.section.name);
       const use = kind?.type === 'STRUCT_OPS' ? structOpsUse(maps, fn.name) : undefined;
-      const error = linked.error ?? (use instanceof LinkError ? use : undefined);
+      const unsupported = unsupportedSection(fn.section.name);
+      const error = linked.error ?? (use instanceof LinkError ? use : undefined)
+        ?? (unsupported ? new LinkError(`program ${fn.name}: section '${fn.section.name}': ${unsupported}`) : undefined);
       programs.push({
         name: fn.name,
         section: fn.section.name,

@@ -5,7 +5,7 @@ export const ProgType = {
   CGROUP_SKB: 8, CGROUP_SOCK: 9, LWT_IN: 10, LWT_OUT: 11, LWT_XMIT: 12, SOCK_OPS: 13, SK_SKB: 14,
   CGROUP_DEVICE: 15, SK_MSG: 16, RAW_TRACEPOINT: 17, CGROUP_SOCK_ADDR: 18, SK_REUSEPORT: 21,
   FLOW_DISSECTOR: 22, CGROUP_SYSCTL: 23, CGROUP_SOCKOPT: 25, TRACING: 26, STRUCT_OPS: 27, LSM: 29, SK_LOOKUP: 30, SYSCALL: 31,
-  NETFILTER: 32,
+  NETFILTER: 32, LWT_SEG6LOCAL: 19, LIRC_MODE2: 20, RAW_TRACEPOINT_WRITABLE: 24,
 } as const;
 
 export type ProgTypeName = keyof typeof ProgType;
@@ -21,7 +21,8 @@ const AttachType = {
   CGROUP_INET6_GETSOCKNAME: 32, CGROUP_INET_SOCK_RELEASE: 34, SK_LOOKUP: 36,
   TRACE_RAW_TP: 23, TRACE_FENTRY: 24, TRACE_FEXIT: 25, MODIFY_RETURN: 26, LSM_MAC: 27, TRACE_ITER: 28,
   NETFILTER: 45, TCX_INGRESS: 46, TCX_EGRESS: 47, NETKIT_PRIMARY: 54, NETKIT_PEER: 55,
-  XDP_DEVMAP: 33, XDP_CPUMAP: 35, XDP: 37,
+  XDP_DEVMAP: 33, XDP_CPUMAP: 35, XDP: 37, LIRC_MODE2: 16, SK_REUSEPORT_SELECT: 39,
+  SK_REUSEPORT_SELECT_OR_MIGRATE: 40, TRACE_KPROBE_MULTI: 42, LSM_CGROUP: 43,
 } as const;
 
 /** XDP programs run from a devmap or cpumap (their context has egress_ifindex; no test run). */
@@ -58,13 +59,25 @@ const RULES: Rule[] = [
   ['socket', false, 'SOCKET_FILTER'],
   ['kprobe', false, 'KPROBE'],
   ['kretprobe', false, 'KPROBE'],
+  ['kprobe.multi', false, 'KPROBE', 'TRACE_KPROBE_MULTI'],
+  ['kretprobe.multi', false, 'KPROBE', 'TRACE_KPROBE_MULTI'],
   ['uprobe', false, 'KPROBE'],
   ['uretprobe', false, 'KPROBE'],
+  ['uprobe.s', false, 'KPROBE', undefined, BPF_F_SLEEPABLE],
+  ['uretprobe.s', false, 'KPROBE', undefined, BPF_F_SLEEPABLE],
+  ['usdt', false, 'KPROBE'],
   ['tracepoint', false, 'TRACEPOINT'],
   ['tp', false, 'TRACEPOINT'],
   ['raw_tracepoint', false, 'RAW_TRACEPOINT'],
   ['raw_tp', false, 'RAW_TRACEPOINT'],
+  ['raw_tracepoint.w', false, 'RAW_TRACEPOINT_WRITABLE'],
+  ['raw_tp.w', false, 'RAW_TRACEPOINT_WRITABLE'],
   ['perf_event', true, 'PERF_EVENT'],
+  ['lwt_in', true, 'LWT_IN'],
+  ['lwt_out', true, 'LWT_OUT'],
+  ['lwt_xmit', true, 'LWT_XMIT'],
+  ['lwt_seg6local', true, 'LWT_SEG6LOCAL'],
+  ['lirc_mode2', true, 'LIRC_MODE2', 'LIRC_MODE2'],
   ['syscall', true, 'SYSCALL', undefined, BPF_F_SLEEPABLE],
   ['flow_dissector', true, 'FLOW_DISSECTOR', 'FLOW_DISSECTOR'],
   ['sk_lookup', true, 'SK_LOOKUP', 'SK_LOOKUP'],
@@ -72,7 +85,8 @@ const RULES: Rule[] = [
   ['sk_skb/stream_parser', true, 'SK_SKB', 'SK_SKB_STREAM_PARSER'],
   ['sk_skb/stream_verdict', true, 'SK_SKB', 'SK_SKB_STREAM_VERDICT'],
   ['sk_skb', true, 'SK_SKB'],
-  ['sk_reuseport', true, 'SK_REUSEPORT'],
+  ['sk_reuseport/migrate', true, 'SK_REUSEPORT', 'SK_REUSEPORT_SELECT_OR_MIGRATE'],
+  ['sk_reuseport', true, 'SK_REUSEPORT', 'SK_REUSEPORT_SELECT'],
   ['sockops', true, 'SOCK_OPS', 'CGROUP_SOCK_OPS'],
   ['cgroup_skb/ingress', true, 'CGROUP_SKB', 'CGROUP_INET_INGRESS'],
   ['cgroup_skb/egress', true, 'CGROUP_SKB', 'CGROUP_INET_EGRESS'],
@@ -119,6 +133,7 @@ const TRACING_RULES: TracingRule[] = [
   ['tp_btf', 'TRACING', 'TRACE_RAW_TP', 'btf_trace_', 'typedef'],
   ['iter', 'TRACING', 'TRACE_ITER', 'bpf_iter_', 'func'],
   ['lsm', 'LSM', 'LSM_MAC', 'bpf_lsm_', 'func'],
+  ['lsm_cgroup', 'LSM', 'LSM_CGROUP', 'bpf_lsm_', 'func'],
 ];
 const SLEEPABLE = new Set(['fentry', 'fexit', 'fmod_ret', 'iter', 'lsm']);
 
@@ -133,6 +148,14 @@ export function sectionKind(section: string): SectionKind | undefined {
   for (const [prefix, exact, type, attach, flags] of RULES) {
     const hit = exact ? section === prefix : section === prefix || section.startsWith(prefix + '/');
     if (hit) return { type, attachType: attach === undefined ? 0 : AttachType[attach], flags: flags ?? 0 };
+  }
+  return undefined;
+}
+
+/** Why a section libbpf knows cannot be loaded here; undefined for the others. */
+export function unsupportedSection(section: string): string | undefined {
+  if (/^freplace(\/|$)/.test(section)) {
+    return 'freplace (EXT) programs replace a function of another loaded program (attach_prog_fd), which bpfunit does not take';
   }
   return undefined;
 }
