@@ -325,14 +325,18 @@ describe('bpfunit test in a repository', function () {
     expect(JSON.parse(grepped.stdout).stats.tests).to.equal(1);
   });
 
-  it('a clang error stops before mocha with exit 1 and clang\'s own message', () => {
+  it('a clang error stops before mocha with exit 1 and clang\'s own message, for test and mutate', () => {
     write(path.join(dir, 'bpf', 'bad.c'), 'int bad(void) { return nope; }\n');
     try {
-      const r = runIn(['test']);
-      expect(r.status).to.equal(1);
-      expect(r.stderr).to.match(/bpf\/bad\.c:1:\d+: error: use of undeclared identifier 'nope'/);
-      expect(r.stderr).to.match(/bpfunit: clang failed on .*bad\.c/);
-      expect(r.stdout).to.not.match(/passing|failing/);
+      for (const cmd of ['test', 'mutate']) {
+        const r = runIn([cmd]);
+        expect(r.status, cmd).to.equal(1);
+        expect(r.stderr, cmd).to.match(/bpf\/bad\.c:1:\d+: error: use of undeclared identifier 'nope'/);
+        expect(r.stderr, cmd).to.match(/bpfunit: clang failed on .*bad\.c/);
+        expect(r.stderr, cmd).not.to.match(/specs fail/);
+        expect(r.stdout, cmd).to.not.match(/passing|failing|killed|survived/);
+      }
+      expect(existsSync(path.join(dir, 'mutation')), 'mutate stopped before its output directory').to.equal(false);
     } finally {
       rmSync(path.join(dir, 'bpf', 'bad.c'));
     }
@@ -358,13 +362,20 @@ describe('bpfunit test in a repository', function () {
     }
   });
 
-  it('mutate runs the configured specs by default, not bpfunit\'s own', () => {
+  it('mutate builds what changed, then runs the configured specs by default, not bpfunit\'s own; --no-build does not build', () => {
     symlinkSync(path.resolve('node_modules'), path.join(dir, 'node_modules')); // the user's mocha
-    expect(runIn(['build']).status, 'bpfunit build').to.equal(0); // mutate mutates built objects
+    const fresh = () => rmSync(path.join(dir, 'build'), { recursive: true, force: true }); // as in a fresh clone
+    fresh();
     const r = runIn(['mutate', '--include', 'ttl\\.c$', '--out', 'mut']);
     expect(r.status, r.stderr).to.equal(0);
+    expect(existsSync(path.join(dir, 'build/bpf/ttl.o'))).to.equal(true);
     const report = JSON.parse(readFileSync(path.join(dir, 'mut', 'mutation.json'), 'utf8')) as { mutants: { status: string }[] };
     expect(report.mutants.some((m) => m.status === 'killed'), r.stdout).to.equal(true);
+    fresh();
+    const unbuilt = runIn(['mutate', '--no-build', '--include', 'ttl\\.c$', '--out', 'mut']);
+    expect(unbuilt.status, unbuilt.stderr).to.equal(1);
+    expect(unbuilt.stderr).to.include('the specs fail without mutants');
+    expect(existsSync(path.join(dir, 'build/bpf/ttl.o')), '--no-build built').to.equal(false);
   });
 
   it('a sources glob that matches no file is a warning naming it; none matching at all is exit 2', () => {
@@ -375,7 +386,7 @@ describe('bpfunit test in a repository', function () {
     expect(warned.stderr).to.equal(`bpfunit: warning: ${some}: "sources": 'srcx/*.c' matches no file\n`);
     const none = path.join(dir, 'none.json');
     write(none, JSON.stringify({ specs: ['test/*.spec.js'], sources: ['srcx/*.c'] }));
-    for (const cmd of ['build', 'test']) {
+    for (const cmd of ['build', 'test', 'mutate']) {
       const r = runIn(['--config', none, cmd]);
       expect(r.status, `${cmd}: ${r.stderr}`).to.equal(2);
       expect(r.stderr).to.include(`${none}: "sources": no file matches 'srcx/*.c'`);

@@ -135,14 +135,14 @@ function program(io: Io, exit: Exit): Command {
     });
 
   p.command('mutate')
-    .description('mutation testing: mutate the loaded instructions one at a time, run the specs covering each, report killed/survived/rejected by C line')
-    .argument('[specs-and-options...]', 'spec globs, --out DIR, --include REGEX, --only TEXT, --coverage FILE')
+    .description('mutation testing: build what changed, then mutate the loaded instructions one at a time, run the specs covering each, report killed/survived/rejected by C line')
+    .argument('[specs-and-options...]', 'spec globs, --out DIR, --include REGEX, --only TEXT, --coverage FILE, --no-build (builds what changed first otherwise)')
     .allowUnknownOption()
     .helpOption(false)
     .action((args: string[], _opts: unknown, cmd: Command) => {
       const c = config(cmd);
       require('tsx/cjs'); // the specs are TypeScript, loaded in this process for each mutant
-      exit.pending = (require('../mutate/cli') as typeof import('../mutate/cli')).main(args, c);
+      exit.pending = (require('../mutate/cli') as typeof import('../mutate/cli')).main(args, c, () => buildOrFail(c, io));
     });
 
   p.command('vm')

@@ -1,7 +1,8 @@
-// `bpfunit mutate [SPEC_GLOB...] [--coverage FILE] [--out DIR] [--include REGEX] [--only ID_SUBSTRING]`:
-// a coverage run of the specs (unless --coverage names one already made) gives the tests that run
-// each instruction (default specs: the configured ones); every mutant of the programs' C files
-// (default: those under bpf/) is then verified and run against those tests. Writes
+// `bpfunit mutate [SPEC_GLOB...] [--coverage FILE] [--out DIR] [--include REGEX] [--only ID_SUBSTRING] [--no-build]`:
+// what changed is built first, as `bpfunit test` does (not with --no-build); then a coverage run of
+// the specs (unless --coverage names one already made) gives the tests that run each instruction
+// (default specs: the configured ones); every mutant of the programs' C files (default: those
+// under bpf/) is then verified and run against those tests. Writes
 // DIR/mutation.json and DIR/mutation.html (default DIR: mutation). Exit 0 when done (survivors are
 // findings, not errors), 2 on bad usage (a spec glob that matches nothing too).
 import { spawnSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import { plan } from './plan';
 import { buildReport, formatReport, htmlReport } from './report';
 import { MutantResult, runMutant } from './run';
 
-const USAGE = 'usage: bpfunit mutate [SPEC_GLOB...] [--coverage FILE] [--out DIR] [--include REGEX] [--only TEXT]';
+const USAGE = 'usage: bpfunit mutate [SPEC_GLOB...] [--coverage FILE] [--out DIR] [--include REGEX] [--only TEXT] [--no-build]';
 
 interface Args {
   specs: string[];
@@ -24,14 +25,19 @@ interface Args {
   out: string;
   include: RegExp;
   only?: string;
+  build: boolean;
 }
 
 function parse(argv: string[]): Args | string {
-  const args: Args = { specs: [], out: 'mutation', include: /(^|\/)bpf\// };
+  const args: Args = { specs: [], out: 'mutation', include: /(^|\/)bpf\//, build: true };
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k];
     if (!a.startsWith('--')) {
       args.specs.push(a);
+      continue;
+    }
+    if (a === '--no-build') {
+      args.build = false;
       continue;
     }
     const v = argv[++k];
@@ -66,8 +72,9 @@ export function coverageRun(root: string, specs: string[], dir: string): string 
   return join(dir, 'coverage', 'bpf-coverage.json');
 }
 
-/** `project`: the configuration, whose `specs` are the default. */
-export async function main(argv: string[], project: BpfunitConfig, log: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+/** `project`: the configuration, whose `specs` are the default; `build` builds what changed (a
+ * BpfUnitError when clang failed), run after the arguments are checked unless --no-build. */
+export async function main(argv: string[], project: BpfunitConfig, build: () => void, log: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     log(`${USAGE}\n`);
     return 0;
@@ -87,6 +94,9 @@ export async function main(argv: string[], project: BpfunitConfig, log: (text: s
     process.stderr.write(`bpfunit: no spec file matches ${missing.map((g) => `'${g}'`).join(', ')}${from}\n${USAGE}\n`);
     return 2;
   }
+  // The coverage pass and the mutants load the configured objects: missing or stale ones would fail
+  // the specs. Outside the try: its errors are the CLI's to report, with `test`'s exit statuses.
+  if (args.build) build();
   try {
     mkdirSync(out, { recursive: true });
     const coverageFile = args.coverage ?? coverageRun(root, specs, out);
