@@ -366,7 +366,7 @@ describe('bpfunit test in a repository', function () {
     symlinkSync(path.resolve('node_modules'), path.join(dir, 'node_modules')); // the user's mocha
     const fresh = () => rmSync(path.join(dir, 'build'), { recursive: true, force: true }); // as in a fresh clone
     fresh();
-    const r = runIn(['mutate', '--include', 'ttl\\.c$', '--out', 'mut']);
+    const r = runIn(['mutate', '--include', 'ttl\\.c$', '--out=mut']); // --opt=value, as every command takes
     expect(r.status, r.stderr).to.equal(0);
     expect(existsSync(path.join(dir, 'build/bpf/ttl.o'))).to.equal(true);
     const report = JSON.parse(readFileSync(path.join(dir, 'mut', 'mutation.json'), 'utf8')) as { mutants: { status: string }[] };

@@ -5,6 +5,7 @@
 // under bpf/) is then verified and run against those tests. Writes
 // DIR/mutation.json and DIR/mutation.html (default DIR: mutation). Exit 0 when done (survivors are
 // findings, not errors), 2 on bad usage (a spec glob that matches nothing too).
+import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { BpfunitConfig, pathArg } from '../config';
 import { unmatchedSpecs } from '../cli/mocha';
@@ -29,31 +30,23 @@ interface Args {
 }
 
 function parse(argv: string[]): Args | string {
-  const args: Args = { specs: [], out: 'mutation', include: /(^|\/)bpf\//, build: true };
-  for (let k = 0; k < argv.length; k++) {
-    const a = argv[k];
-    if (!a.startsWith('--')) {
-      args.specs.push(a);
-      continue;
-    }
-    if (a === '--no-build') {
-      args.build = false;
-      continue;
-    }
-    const v = argv[++k];
-    if (v === undefined) return `${a} needs a value`;
-    switch (a) {
-      case '--coverage': args.coverage = v; break;
-      case '--out': args.out = v; break;
-      case '--only': args.only = v; break;
-      case '--include':
-        try {
-          args.include = new RegExp(v);
-        } catch {
-          return `--include: not a regular expression: '${v}'`;
-        }
-        break;
-      default: return `unknown option '${a}'`;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { coverage: { type: 'string' }, out: { type: 'string' }, include: { type: 'string' }, only: { type: 'string' }, 'no-build': { type: 'boolean' } },
+    });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  const { values: v, positionals } = parsed;
+  const args: Args = { specs: positionals, out: v.out ?? 'mutation', include: /(^|\/)bpf\//, build: !v['no-build'], coverage: v.coverage, only: v.only };
+  if (v.include !== undefined) {
+    try {
+      args.include = new RegExp(v.include);
+    } catch {
+      return `--include: not a regular expression: '${v.include}'`;
     }
   }
   return args;
