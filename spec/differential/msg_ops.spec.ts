@@ -6,7 +6,6 @@
 // write what they see of the window into it, so a window other than the kernel's shows on the wire.
 import { expect } from 'chai';
 import { Harness, useHarness } from '../../src/mock/harness';
-import { AF_INET } from '../../src/structs';
 import { attachReal, hex, itDifferential, sectionGlobals } from './real';
 
 const PAYLOAD = Buffer.from('a message of some forty bytes, or so....');
@@ -27,7 +26,6 @@ function real(program: string): Observed {
 
 function rehosted(h: Harness, program: string): Observed {
   h.reset();
-  h.mocks.setMsgSocket({ sk: 1n, family: AF_INET });
   const wire = hex(h.run(`xdp_${program}`, { data: PAYLOAD }).data);
   return { wire, ret: h.get('ret') as bigint, window: h.get('window') as bigint, size: h.get('size') as bigint };
 }

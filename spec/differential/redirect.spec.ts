@@ -7,7 +7,7 @@
 // peer's receive queue with BPF_F_INGRESS; a dropped message fails the send with EACCES.
 import { expect } from 'chai';
 import { Harness, useHarness } from '../../src/mock/harness';
-import { AF_INET, SK_DROP, SK_PASS } from '../../src/structs';
+import { SK_DROP, SK_PASS } from '../../src/structs';
 import { attachReal, hex, itDifferential } from './real';
 
 const EACCES = 13;
@@ -30,7 +30,6 @@ function real(program: string): Observed {
 
 function rehosted(h: Harness, program: string): Observed {
   h.reset();
-  h.mocks.setMsgSocket({ sk: 1n, family: AF_INET });
   h.mocks.redirectTargets([PEER_KEY]);
   const message = hex(h.run(`xdp_${program}`, { data: PAYLOAD }).data);
   const verdict = h.mocks.retval();

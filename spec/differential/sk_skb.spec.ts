@@ -29,7 +29,6 @@ function real(program: string): Observed {
 
 function rehosted(h: Harness, program: string): Observed {
   h.reset();
-  h.mocks.ctx.skb.set({ len: PAYLOAD.length, sk: 1n });
   h.mocks.redirectTargets([SELF_KEY]);
   h.run(`xdp_${program}`, { data: Buffer.concat([Buffer.alloc(14), PAYLOAD]) });
   const verdict = h.mocks.retval();

@@ -6,14 +6,12 @@
 // spec/differential/msg_ops.spec.ts checks against a real sockmap in a guest.
 import { expect } from 'chai';
 import { useHarness } from '../../src/mock/harness';
-import { AF_INET } from '../../src/structs';
 
 const PAYLOAD = 'a message of some forty bytes, or so....';
 
 describe('message mock at a start other than 0 (spec/fixtures/diff_msg_ops.c)', () => {
   const h = useHarness('build/fixtures/diff_msg_ops_harness.o', ['xdp_pop_middle', 'xdp_pull_head', 'xdp_pull_middle', 'xdp_pull_long', 'xdp_push_middle']);
   const run = (entry: string) => {
-    h().mocks.setMsgSocket({ sk: 1n, family: AF_INET });
     const data = h().run(entry, { data: Buffer.from(PAYLOAD) }).data.toString('latin1');
     return { data, ret: h().get('ret'), window: h().get('window'), size: h().get('size') };
   };
@@ -40,14 +38,12 @@ describe('message mock at a start other than 0 (spec/fixtures/diff_msg_ops.c)', 
   });
 
   it('a pull of a window ending at the message\'s end: nothing after it to set aside', () => {
-    h().mocks.setMsgSocket({ sk: 1n, family: AF_INET });
     const whole = Buffer.from(PAYLOAD.slice(0, 36));
     expect(h().run('xdp_pull_long', { data: whole }).data.toString()).to.equal('a message of some foQty bytes, or so');
     expect({ ret: h().get('ret'), window: h().get('window'), size: h().get('size') }).to.deep.equal({ ret: 0n, window: 16n, size: 36n });
   });
 
   it('a pull in a 14-byte message (the smallest an XDP packet can be) leaves the bytes around the window', () => {
-    h().mocks.setMsgSocket({ sk: 1n, family: AF_INET });
     expect(h().run('xdp_pull_middle', { data: Buffer.from('fourteen bytes') }).data.toString()).to.equal('fourIeen bytes');
     expect({ ret: h().get('ret'), window: h().get('window'), size: h().get('size') }).to.deep.equal({ ret: 0n, window: 8n, size: 14n });
   });
@@ -59,7 +55,6 @@ describe('message mock at a start other than 0 (spec/fixtures/diff_msg_ops.c)', 
   });
 
   it('a pop below the 14 bytes an XDP packet needs is refused (-EINVAL), the message unchanged', () => {
-    h().mocks.setMsgSocket({ sk: 1n, family: AF_INET });
     const short = Buffer.from('sixteen bytes!!!');
     expect(h().run('xdp_pop_middle', { data: short }).data.toString()).to.equal('sixteen bytes!!!');
     expect(h().get('ret')).to.equal(-22n);

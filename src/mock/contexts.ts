@@ -1,9 +1,14 @@
 // Typed access to the re-hosted contexts the mock library defines (mocks/include/mock/ctx.h):
 // globals of the UAPI types, copied into the program's context before a run and, for the
 // writable ones, back after it (or before a tail call). Written through the object's BTF, so
-// only the fields given change; the per-test reset zeroes them.
+// only the fields given change; the per-test reset zeroes them. Every harness object has every
+// context global, so setting or reading one no loaded program refers to is refused (InputError):
+// the test would configure nothing.
+import { InputError } from '../errors';
+import { objectGlobals } from '../object/globals';
 import type { Init } from '../structs/layout';
 import type { BpfSockAddr, SkBuff, SkMsgMd } from '../structs/uapi';
+import { referencedGlobals } from './harness-check';
 import type { Harness } from './harness';
 
 /** UAPI struct bpf_sock: what a program reads through skb->sk, msg->sk or bpf_sk_fullsock. */
@@ -29,13 +34,19 @@ export interface BpfSock {
 
 /** One context global: set() before a run, get() after. */
 export class ContextGlobal<T> {
-  constructor(private readonly h: Harness, readonly name: string) {}
+  constructor(
+    private readonly h: Harness,
+    readonly name: string,
+    private readonly checkUsed: (name: string, op: 'sets' | 'reads') => void,
+  ) {}
 
   set(fields: Init<T>): void {
+    this.checkUsed(this.name, 'sets');
     this.h.set(this.name, fields as never);
   }
 
   get(): T {
+    this.checkUsed(this.name, 'reads');
     return this.h.get(this.name) as unknown as T;
   }
 }
@@ -73,17 +84,44 @@ export class Contexts {
   readonly sockopt: ContextGlobal<SockoptFields>;
   readonly sockoptSock: ContextGlobal<BpfSock>;
 
-  constructor(h: Harness) {
-    this.sockAddr = new ContextGlobal(h, 'mock_sock_addr');
-    this.sockAddrSock = new ContextGlobal(h, 'mock_sock_addr_sock');
-    this.skb = new ContextGlobal(h, 'mock_skb');
-    this.skbSock = new ContextGlobal(h, 'mock_skb_sock');
-    this.msg = new ContextGlobal(h, 'mock_sk_msg');
-    this.msgSock = new ContextGlobal(h, 'mock_sk_msg_sock');
-    this.sockOps = new ContextGlobal(h, 'mock_sock_ops');
-    this.sockOpsSock = new ContextGlobal(h, 'mock_sock_ops_sock');
-    this.sock = new ContextGlobal(h, 'mock_sock');
-    this.sockopt = new ContextGlobal(h, 'mock_sockopt');
-    this.sockoptSock = new ContextGlobal(h, 'mock_sockopt_sock');
+  /** ctx name by global, in declaration order (the order the refusal lists them in). */
+  private readonly ctxNames = new Map<string, string>();
+  /** Context globals the object has but no loaded program refers to: computed once per load
+   * (the loaded programs do not change), on the first set() or get(). */
+  private unread: Set<string> | undefined;
+
+  constructor(private readonly h: Harness) {
+    const ctx = <T>(ctxName: string, global: string): ContextGlobal<T> => {
+      this.ctxNames.set(global, ctxName);
+      return new ContextGlobal<T>(h, global, (name, op) => this.checkUsed(name, op));
+    };
+    this.sockAddr = ctx('sockAddr', 'mock_sock_addr');
+    this.sockAddrSock = ctx('sockAddrSock', 'mock_sock_addr_sock');
+    this.skb = ctx('skb', 'mock_skb');
+    this.skbSock = ctx('skbSock', 'mock_skb_sock');
+    this.msg = ctx('msg', 'mock_sk_msg');
+    this.msgSock = ctx('msgSock', 'mock_sk_msg_sock');
+    this.sockOps = ctx('sockOps', 'mock_sock_ops');
+    this.sockOpsSock = ctx('sockOpsSock', 'mock_sock_ops_sock');
+    this.sock = ctx('sock', 'mock_sock');
+    this.sockopt = ctx('sockopt', 'mock_sockopt');
+    this.sockoptSock = ctx('sockoptSock', 'mock_sockopt_sock');
+  }
+
+  /** Refuses a context global no loaded program refers to. One the object lacks passes, for
+   * Harness.get/set to name what the object has. */
+  private checkUsed(name: string, op: 'sets' | 'reads'): void {
+    const { spec, programs } = this.h.collection;
+    if (!this.unread) {
+      const all = [...this.ctxNames.keys()];
+      const used = referencedGlobals(spec, [...programs.keys()], all);
+      this.unread = new Set(all.filter((g) => objectGlobals(spec).has(g) && !used.has(g)));
+    }
+    if (!this.unread.has(name)) return;
+    const taken = [...this.ctxNames].filter(([g]) => objectGlobals(spec).has(g) && !this.unread!.has(g)).map(([, c]) => `ctx.${c}`);
+    throw new InputError(
+      `ctx.${this.ctxNames.get(name)} ${op} ${name}, which no loaded program reads: the loaded entries (${[...programs.keys()].join(', ')}) ` +
+        (taken.length ? `take ${taken.join(', ')}` : 'take no mock context'),
+    );
   }
 }

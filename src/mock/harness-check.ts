@@ -4,6 +4,7 @@
 import type { ObjectSpec, ProgramSpec } from '../object/object';
 import { Class, OP_CALL, type Instruction } from '../object/insn';
 import { BpfUnitError, VerifierError } from '../errors';
+import { objectGlobals } from '../object/globals';
 
 /** A harness object asks for something the mock library cannot do the kernel's way. */
 export class HarnessError extends BpfUnitError {}
@@ -37,6 +38,29 @@ export function harnessEntries(spec: ObjectSpec): string[] | undefined {
   if (!globals) return undefined;
   const entries = spec.programs.filter((p) => !p.error && isEntry(p, globals)).map((p) => p.name);
   return entries.length ? entries : undefined;
+}
+
+/** The globals among `names` that some of `programs` refers to (reads, writes or takes the
+ * address of): a relocation into the global's bytes of its data section. A global no loaded
+ * program refers to is one a test may set or read, but no run sees. */
+export function referencedGlobals(spec: ObjectSpec, programs: string[], names: string[]): Set<string> {
+  const globals = objectGlobals(spec);
+  const wanted = names.flatMap((n) => {
+    const g = globals.get(n);
+    return g ? [{ name: n, ...g }] : [];
+  });
+  const out = new Set<string>();
+  for (const p of spec.programs) {
+    if (!programs.includes(p.name)) continue;
+    for (const i of p.instructions) {
+      const ref = i.reference;
+      if (ref?.kind !== 'mapValue') continue;
+      for (const g of wanted) {
+        if (ref.map === g.section && ref.offset >= g.offset && ref.offset < g.offset + g.size) out.add(g.name);
+      }
+    }
+  }
+  return out;
 }
 
 function isTailCall(i: Instruction): boolean {

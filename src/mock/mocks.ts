@@ -112,7 +112,7 @@ export class Mocks {
 
   /** The socket fields an sk_msg program sees (family, addresses, ports; sk is the identity). */
   setMsgSocket(fields: Struct): void {
-    this.h.set('mock_sk_msg', fields as never);
+    this.ctx.msg.set(fields as never);
   }
 
   /** Makes bpf_msg_push_data fail with `ret` (e.g. -12 for -ENOMEM) without changing the message. */
