@@ -37,6 +37,16 @@ describe('configuration place: every consumer reads it through one loader', () =
     expect(loadConfig(dir)).to.deep.equal(fromPkg);
   });
 
+  it('a bad coverage value is a configuration error (exit 2 naming the key), not a crash', async () => {
+    for (const coverage of [{ thresholds: { lines: 'x' } }, { include: 'bpf' }]) {
+      writeFileSync(path.join(dir, 'bpfunit.config.json'), JSON.stringify({ sources: [], coverage }));
+      const r = await cli(['coverage', 'check'], dir);
+      expect(r.status, r.stderr).to.equal(2);
+      expect(r.stderr).to.match(/bpfunit\.config\.json.*coverage\.(thresholds\.lines must be a percentage|include must be an array of globs)/);
+      expect(r.stderr).not.to.match(/internal error|    at /);
+    }
+  });
+
   it('a --config file passed on to the coverage run (BPFUNIT_CONFIG) wins over the one found', () => {
     writeFileSync(path.join(dir, 'bpfunit.config.json'), JSON.stringify({ coverage: { thresholds: { lines: 10 } } }));
     writeFileSync(path.join(dir, 'other.json'), JSON.stringify({ coverage: COVERAGE }));

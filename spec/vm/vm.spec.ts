@@ -12,6 +12,8 @@ describe('bpfunit vm', () => {
         kernel: '6.1', accel: 'tcg', memoryMiB: 2048, command: ['sh', '-c', 'exit 3'],
       });
       expect(parseVmArgs(['--kernel-image', '/boot/vmlinuz', '--', 'true'])).to.deep.equal({ image: '/boot/vmlinuz', accel: 'auto', command: ['true'] });
+      // --opt=value, as every command takes it; an = after -- belongs to the command
+      expect(parseVmArgs(['--kernel=6.1', '--cpus=2', '--', 'env', 'A=b'])).to.deep.equal({ kernel: '6.1', accel: 'auto', cpus: 2, command: ['env', 'A=b'] });
     });
 
     it('refuses a missing command, both or neither kernel, a bad accelerator, a stray word', () => {

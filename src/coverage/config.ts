@@ -2,7 +2,7 @@
 // wherever it lives), else an older .bpfunit-coverage.json at its root (every field optional).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { BpfunitConfig, CONFIG_ENV, loadConfig as loadBpfunitConfig } from '../config';
+import { BpfunitConfig, CONFIG_ENV, ConfigError, loadConfig as loadBpfunitConfig } from '../config';
 
 export interface CoverageConfig {
   /** Minimum percentages over the reported files; `check` fails when one is missed. */
@@ -52,7 +52,7 @@ export function coverageConfig(project: BpfunitConfig): CoverageConfig {
  * BPFUNIT_CONFIG, which `bpfunit coverage` passes on for --config). */
 export function loadConfig(start: string, explicit?: string): CoverageConfig {
   if (explicit) {
-    if (!existsSync(explicit)) throw new Error(`${explicit}: no such file`);
+    if (!existsSync(explicit)) throw new ConfigError(`${explicit}: no such file`);
     return fromRaw(readRaw(explicit), explicit);
   }
   return coverageConfig(loadBpfunitConfig(start, process.env[CONFIG_ENV] || undefined));
@@ -62,17 +62,17 @@ function readRaw(path: string): Partial<CoverageConfig> {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message}`);
+    throw new ConfigError(`${path}: ${(e as Error).message}`);
   }
 }
 
 function fromRaw(raw: Partial<CoverageConfig>, path: string): CoverageConfig {
   const config = { ...DEFAULT_CONFIG, ...raw, thresholds: { ...DEFAULT_CONFIG.thresholds, ...raw.thresholds } };
   for (const [k, v] of Object.entries(config.thresholds)) {
-    if (v !== undefined && (typeof v !== 'number' || v < 0 || v > 100)) throw new Error(`${path}: thresholds.${k} must be a percentage (0-100)`);
+    if (v !== undefined && (typeof v !== 'number' || v < 0 || v > 100)) throw new ConfigError(`${path}: coverage.thresholds.${k} must be a percentage (0-100)`);
   }
   for (const k of ['include', 'exclude', 'branchTables'] as const) {
-    if (!Array.isArray(config[k]) || config[k].some((g) => typeof g !== 'string')) throw new Error(`${path}: ${k} must be an array of globs`);
+    if (!Array.isArray(config[k]) || config[k].some((g) => typeof g !== 'string')) throw new ConfigError(`${path}: coverage.${k} must be an array of globs`);
   }
   return config;
 }

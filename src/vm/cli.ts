@@ -34,7 +34,8 @@ function positive(flag: string, value: string): number {
 
 export function parseVmArgs(argv: string[]): VmArgs {
   const dash = argv.indexOf('--');
-  const flags = dash < 0 ? argv : argv.slice(0, dash);
+  // --opt=value as every command takes it: split before reading flags in pairs.
+  const flags = (dash < 0 ? argv : argv.slice(0, dash)).flatMap((a) => (/^--[a-z-]+=/.test(a) ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
   const args: VmArgs = { accel: 'auto', command: dash < 0 ? [] : argv.slice(dash + 1) };
   for (let k = 0; k < flags.length; k += 2) {
     const [flag, value] = [flags[k], flags[k + 1]];
