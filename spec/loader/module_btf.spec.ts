@@ -16,7 +16,7 @@ import { Btf, BtfKind } from '../../src/btf/btf';
 import { fdArray, fdArraySlots, findKernelSymbol } from '../../src/btf/kernel-symbols';
 import { AttachTargets } from '../../src/kernel/attach-target';
 import { loadBtfBlob } from '../../src/kernel/btf';
-import type { OpenModuleBtf } from '../../src/kernel/kernel-btf';
+import { ModuleBtfs, type OpenModuleBtf } from '../../src/kernel/kernel-btf';
 import { Program } from '../../src/kernel/program';
 import { KernelSymbols } from '../../src/kernel/ksyms';
 import { itRequires } from '../../src/mocha';
@@ -170,7 +170,7 @@ describe('module BTF', function () {
       const symbols = () => {
         fds = [openSync('/dev/null', 'r'), openSync('/dev/null', 'r')];
         const mods: OpenModuleBtf[] = [{ ...a, objectId: 100, fd: fds[0] }, { ...b, objectId: 101, fd: fds[1] }];
-        return new KernelSymbols(() => (opened++, mods));
+        return new KernelSymbols(new ModuleBtfs(() => (opened++, mods)));
       };
       afterEach(() => fds.filter(isOpen).forEach((fd) => closeSync(fd)));
 
@@ -243,7 +243,7 @@ describe('module BTF', function () {
         { name: 'mod_a', btf: modA, firstId: first, objectId: 100, fd: fds[0] },
         { name: 'mod_b', btf: modB, firstId: first, objectId: 101, fd: fds[1] },
       ];
-      return new AttachTargets(() => (opened++, mods));
+      return new AttachTargets(new ModuleBtfs(() => (opened++, mods)));
     };
     afterEach(() => fds.filter(isOpen).forEach((fd) => closeSync(fd)));
 
@@ -289,7 +289,7 @@ describe('module BTF', function () {
       try {
         expectThrow(() => t.resolve(traced('fentry/nowhere_fn')), LinkError,
           /^program traced: section 'fentry\/nowhere_fn' attaches to function 'nowhere_fn', which is not in vmlinux BTF nor in the BTF of the loaded modules \(mod_a, mod_b\)$/);
-        const none = new AttachTargets(() => []);
+        const none = new AttachTargets(new ModuleBtfs(() => []));
         expectThrow(() => none.resolve(traced('fentry/nowhere_fn')), LinkError, /'nowhere_fn', which is not in vmlinux BTF, and no module BTF is loaded$/);
       } finally {
         t.close();

@@ -6,18 +6,14 @@ import { BtfKind } from '../btf/btf';
 import { findKernelSymbol } from '../btf/kernel-symbols';
 import { LinkError } from '../errors';
 import type { ProgramSpec } from '../object/object';
-import { closeFd } from '../sys/bpf';
-import { notFoundIn, OpenModuleBtf, openModuleBtfs, vmlinuxBtf } from './kernel-btf';
+import { ModuleBtfs, vmlinuxBtf } from './kernel-btf';
 
 /**
- * The attach targets of one load. Module BTF is enumerated (and its fds opened) only when vmlinux
- * lacks a target; close() once the programs are loaded (the kernel holds its own refs).
+ * The attach targets of one load. Module BTF is searched only when vmlinux lacks a target;
+ * close() once the programs are loaded (the kernel holds its own refs).
  */
 export class AttachTargets {
-  private modules?: OpenModuleBtf[];
-
-  /** `open` enumerates the loaded modules' BTF (replaced in specs). */
-  constructor(private readonly open: () => OpenModuleBtf[] = openModuleBtfs) {}
+  constructor(private readonly modules: ModuleBtfs = new ModuleBtfs()) {}
 
   /** The program with the BTF id (and module BTF) of its target; unchanged for other sections. */
   resolve(p: ProgramSpec): ProgramSpec {
@@ -25,14 +21,14 @@ export class AttachTargets {
     if (!to) return p;
     const kind = to.kind === 'func' ? BtfKind.Func : BtfKind.Typedef;
     const vmlinux = vmlinuxBtf('attach targets of tracing sections');
-    const site = findKernelSymbol(vmlinux, () => (this.modules ??= this.open()), kind, to.name);
+    const site = findKernelSymbol(vmlinux, () => this.modules.list, kind, to.name);
     if (!site) throw this.missing(p, to);
     const { module } = site;
     return { ...p, attachBtfId: site.id, ...(module && { attachBtfObj: { module: module.name, fd: module.fd } }) };
   }
 
   private missing(p: ProgramSpec, to: { name: string; kind: string }): LinkError {
-    const where = notFoundIn(this.modules);
+    const where = this.modules.notFound();
     // libbpf 1.5 reads `fentry/module:function` as a function of that module; 1.1 (what bpfunit
     // follows) looks the whole name up, and no kernel has it.
     const form = to.name.includes(':') ? "; the 'module:function' form is libbpf 1.5's: libbpf 1.1 looks the whole name up" : '';
@@ -41,7 +37,6 @@ export class AttachTargets {
 
   /** Closes the module BTF fds: after the programs are loaded. */
   close(): void {
-    for (const m of this.modules ?? []) closeFd(m.fd);
-    this.modules = undefined;
+    this.modules.close();
   }
 }

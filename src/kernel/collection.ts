@@ -12,6 +12,7 @@ import { loadBtfBlob } from './btf';
 import { kernelFacts } from './kernel-facts';
 import { AttachTargets } from './attach-target';
 import { KernelSymbols } from './ksyms';
+import { ModuleBtfs } from './kernel-btf';
 import { BpfMap, DEFAULT_MAX_MAP_BYTES, kernelBytes, programsCanWrite } from './map';
 import { objectCreated } from './created';
 import { Program } from './program';
@@ -86,14 +87,12 @@ export class Collection {
 
   static load(spec: ObjectSpec, opts: CollectionOptions = {}): Collection {
     // Module BTF fds kfuncs, typed ksyms and attach targets name must outlive the program
-    // loads, no more.
-    const symbols = new KernelSymbols();
-    const targets = new AttachTargets();
+    // loads, no more; the modules are enumerated at most once for all of them.
+    const modules = new ModuleBtfs();
     try {
-      return Collection.loadWith(spec, opts, symbols, targets);
+      return Collection.loadWith(spec, opts, new KernelSymbols(modules), new AttachTargets(modules));
     } finally {
-      symbols.close();
-      targets.close();
+      modules.close();
     }
   }
 

@@ -34,10 +34,31 @@ export interface OpenModuleBtf extends ModuleBtf {
   fd: number;
 }
 
-/** Where a kernel symbol was looked for and not found, for an error message. */
-export function notFoundIn(modules: OpenModuleBtf[] | undefined): string {
-  const names = modules?.map((m) => m.name) ?? [];
-  return names.length ? `not in vmlinux BTF nor in the BTF of the loaded modules (${names.join(', ')})` : 'not in vmlinux BTF, and no module BTF is loaded';
+/**
+ * The loaded modules' BTF for one load, enumerated (and their fds opened) the first time a symbol
+ * or attach target is not in vmlinux, shared by everything that searches them; close() once the
+ * programs are loaded (the kernel holds its own references).
+ */
+export class ModuleBtfs {
+  private opened?: OpenModuleBtf[];
+
+  /** `open` enumerates the loaded modules' BTF (replaced in specs). */
+  constructor(private readonly open: () => OpenModuleBtf[] = openModuleBtfs) {}
+
+  get list(): OpenModuleBtf[] {
+    return (this.opened ??= this.open());
+  }
+
+  /** Where a symbol was looked for and not found, for an error message. */
+  notFound(): string {
+    const names = this.opened?.map((m) => m.name) ?? [];
+    return names.length ? `not in vmlinux BTF nor in the BTF of the loaded modules (${names.join(', ')})` : 'not in vmlinux BTF, and no module BTF is loaded';
+  }
+
+  close(): void {
+    for (const m of this.opened ?? []) closeFd(m.fd);
+    this.opened = undefined;
+  }
 }
 
 const parsed = new Map<number, Btf>();

@@ -12,8 +12,7 @@ import { fdArray, fdArraySlots, findKernelSymbol, SymbolSite, typeMismatch } fro
 import { LinkError } from '../errors';
 import { cloneAll, Instruction, KernelSymbolRef } from '../object/insn';
 import type { ProgramSpec } from '../object/object';
-import { closeFd } from '../sys/bpf';
-import { notFoundIn, OpenModuleBtf, openModuleBtfs, vmlinuxBtf } from './kernel-btf';
+import { ModuleBtfs, OpenModuleBtf, vmlinuxBtf } from './kernel-btf';
 
 let kallsyms: Map<string, bigint> | undefined;
 
@@ -31,19 +30,17 @@ function kernelAddresses(): Map<string, bigint> {
 const WHAT = { untyped: 'kernel symbol (in /proc/kallsyms)', typed: 'kernel variable (in BTF)', kfunc: 'kfunc (in BTF)' };
 
 /**
- * The kernel symbols of one load. Module BTF is enumerated (and its fds opened) only when vmlinux
- * lacks a symbol; the fds must stay open until the programs are loaded: close() then.
+ * The kernel symbols of one load. Module BTF is searched only when vmlinux lacks a symbol; its fds
+ * must stay open until the programs are loaded: close() then.
  */
 export class KernelSymbols {
-  private modules?: OpenModuleBtf[];
   private slots = new Map<OpenModuleBtf, number>();
 
-  /** `open` enumerates the loaded modules' BTF (replaced in specs). */
-  constructor(private readonly open: () => OpenModuleBtf[] = openModuleBtfs) {}
+  constructor(private readonly modules: ModuleBtfs = new ModuleBtfs()) {}
 
   private site(ref: KernelSymbolRef): SymbolSite<OpenModuleBtf> | undefined {
     const kind = ref.kind === 'kfunc' ? BtfKind.Func : BtfKind.Var;
-    return findKernelSymbol(vmlinuxBtf('typed __ksym externs and kfuncs'), () => (this.modules ??= this.open()), kind, ref.name);
+    return findKernelSymbol(vmlinuxBtf('typed __ksym externs and kfuncs'), () => this.modules.list, kind, ref.name);
   }
 
   /** Numbers the fd_array slots of the module BTFs the object's kfuncs are in, over all of its
@@ -112,13 +109,12 @@ export class KernelSymbols {
 
   private missing(p: ProgramSpec, ref: KernelSymbolRef): LinkError {
     if (ref.kind === 'untyped') return new LinkError(`program ${p.name}: the ${WHAT[ref.kind]} '${ref.name}' does not exist on this kernel`);
-    return new LinkError(`program ${p.name}: the ${WHAT[ref.kind]} '${ref.name}' does not exist on this kernel (${notFoundIn(this.modules)})`);
+    return new LinkError(`program ${p.name}: the ${WHAT[ref.kind]} '${ref.name}' does not exist on this kernel (${this.modules.notFound()})`);
   }
 
   /** Closes the module BTF fds: after the programs are loaded (the kernel holds its own refs). */
   close(): void {
-    for (const m of this.modules ?? []) closeFd(m.fd);
-    this.modules = undefined;
+    this.modules.close();
     this.slots = new Map();
   }
 }
