@@ -1,7 +1,7 @@
 // What a harness object (a program re-hosted with the mock library) may load, decided from its
 // parsed object before anything reaches the kernel: which programs are the harness entries, and
 // whether a mocked tail call sits where the mock cannot reproduce the kernel. Pure: no syscalls.
-import type { ObjectSpec, ProgramSpec } from '../object/object';
+import type { ObjectSpec } from '../object/object';
 import { Class, OP_CALL, type Instruction } from '../object/insn';
 import { BpfUnitError, VerifierError } from '../errors';
 import { objectGlobals } from '../object/globals';
@@ -15,28 +15,13 @@ const MOCK_TAIL_PROGS = 'mock_tail_progs';
 /** Globals only the harness entries (MOCK_*_ENTRY, or a hand-written entry) write (mock/host.h). */
 const ENTRY_GLOBALS = ['mock_retval', 'mock_runs'];
 
-/** Where each entry global lives, as relocations name it; undefined for an object built
- * without the mock library. */
-function entryGlobals(spec: ObjectSpec): Set<string> | undefined {
-  const found = new Set<string>();
-  for (const sym of spec.elf.symbols) {
-    if (!ENTRY_GLOBALS.includes(sym.name)) continue;
-    const sec = spec.elf.sections[sym.section];
-    if (sec) found.add(`${sec.name}+${sym.value}`);
-  }
-  return found.size ? found : undefined;
-}
-
-function isEntry(p: ProgramSpec, globals: Set<string>): boolean {
-  return p.instructions.some((i) => i.reference?.kind === 'mapValue' && globals.has(`${i.reference.map}+${i.reference.offset}`));
-}
-
-/** The harness entries of a mock harness object; undefined for another object (or a harness
- * whose entries do not show), where every program is loaded as before. */
+/** The harness entries of a mock harness object (the programs referring to an entry global);
+ * undefined for another object (or a harness whose entries do not show), where every program is
+ * loaded as before. */
 export function harnessEntries(spec: ObjectSpec): string[] | undefined {
-  const globals = entryGlobals(spec);
-  if (!globals) return undefined;
-  const entries = spec.programs.filter((p) => !p.error && isEntry(p, globals)).map((p) => p.name);
+  const globals = objectGlobals(spec);
+  if (!ENTRY_GLOBALS.some((g) => globals.has(g))) return undefined;
+  const entries = spec.programs.filter((p) => !p.error && referencedGlobals(spec, [p.name], ENTRY_GLOBALS).size > 0).map((p) => p.name);
   return entries.length ? entries : undefined;
 }
 
